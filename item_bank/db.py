@@ -1,0 +1,79 @@
+"""The one SQLAlchemy declarative base of sathach and the engine for the configured database.
+
+The embedded default is an SQLite file under ``instance/``; production sets any SQLAlchemy URL in
+``SATHACH_DATABASE_URL`` (PostgreSQL is the tested one). Sessions are created by callers and
+passed in: nothing here opens one for a data function.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+DATABASE_URL_VARIABLE = "SATHACH_DATABASE_URL"
+DEFAULT_INSTANCE_DIR = Path("instance")
+DEFAULT_SQLITE_NAME = "sathach.sqlite"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by the item bank and the web app (one metadata, one schema)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def default_database_url(instance_dir: Path | str = DEFAULT_INSTANCE_DIR) -> str:
+    """The embedded default: an SQLite file in ``instance_dir``, which is created if missing."""
+    folder = Path(instance_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / DEFAULT_SQLITE_NAME).resolve()}"
+
+
+def configured_database_url(instance_dir: Path | str = DEFAULT_INSTANCE_DIR) -> str:
+    """``SATHACH_DATABASE_URL`` when set, else the embedded SQLite default."""
+    return os.environ.get(DATABASE_URL_VARIABLE) or default_database_url(instance_dir)
+
+
+def make_engine(url: str, **engine_options: Any) -> Engine:
+    """Create an engine with the settings sathach relies on for ``url``'s backend.
+
+    SQLite gets foreign keys, write-ahead logging and a busy timeout, so that several server
+    processes can share one file; PostgreSQL gets pre-ping so a restarted server is survived.
+    """
+    if url.startswith("sqlite"):
+        engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
+        engine = create_engine(url, **engine_options)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    engine_options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **engine_options)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    if not _is_memory_database(dbapi_connection):
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _is_memory_database(dbapi_connection: Any) -> bool:
+    cursor = dbapi_connection.cursor()
+    try:
+        rows = cursor.execute("PRAGMA database_list").fetchall()
+    finally:
+        cursor.close()
+    return any(row[1] == "main" and not row[2] for row in rows)
