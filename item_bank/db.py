@@ -51,23 +51,35 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
 
     SQLite gets foreign keys, write-ahead logging and a busy timeout, so that several server
     processes can share one file; PostgreSQL gets pre-ping so a restarted server is survived.
+
+    On SQLite the driver's own transaction handling is switched off and SQLAlchemy emits
+    ``BEGIN`` itself (the recipe of SQLAlchemy's pysqlite documentation): without it, pysqlite
+    starts transactions late and ``SAVEPOINT`` (``Session.begin_nested``, the test sessions
+    joined to an outer transaction) does not nest properly.
     """
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **engine_options)
         event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     engine_options.setdefault("pool_pre_ping", True)
     return create_engine(url, **engine_options)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # autocommit at the driver level: SQLAlchemy's "begin" event below emits BEGIN
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     if not _is_memory_database(dbapi_connection):
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _is_memory_database(dbapi_connection: Any) -> bool:
