@@ -366,7 +366,7 @@ def _validated_responses(
     if bad.any():
         person, item = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"response of person {person} to item {item} is {values[person, item]!r}; "
+            f"response of person {person} to item {item} is {float(values[person, item])}; "
             f"scores are category indices 0..{int(parameters.n_categories[item]) - 1} or NaN"
         )
     return scores, observed

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from calibration.models import (
     ItemParameters,
     answered_information,
+    item_information,
     log_likelihood_grid,
     theta_derivatives,
 )
@@ -240,11 +241,7 @@ def score_wle(
 
     # Weighted likelihood L * sqrt(I) on a grid: exact for Rasch/2PL, a good start otherwise.
     nodes = np.linspace(bounds[0], bounds[1], 61)
-    grid_information = np.stack(
-        [answered_information(parameters, np.full(values.shape[0], node), values)[0]
-         for node in nodes],
-        axis=1,
-    )
+    grid_information = (~np.isnan(values)).astype(float) @ item_information(parameters, nodes).T
     with np.errstate(divide="ignore"):
         start = _grid_start(parameters, values, bounds, 0.5 * np.log(grid_information))
     theta = _newton(start, gradient_and_curvature, bounds)
