@@ -4,7 +4,9 @@ The numerical core of sathach. It takes and returns arrays and frozen dataclasse
 else of the project and does no I/O.
 """
 
-from calibration.exceptions import ConvergenceWarning
+from calibration.anchors import FixedItems
+from calibration.em import calibrate
+from calibration.exceptions import ConvergenceWarning, StandardErrorWarning
 from calibration.models import (
     NORMAL_OGIVE_SCALE,
     ItemModel,
@@ -22,7 +24,10 @@ from calibration.models import (
     theta_derivatives,
     to_normal_ogive_slope,
 )
+from calibration.priors import BetaPrior, LogNormalPrior, NormalPrior, Priors
 from calibration.quadrature import Quadrature, normal_quadrature
+from calibration.responses import ResponseData
+from calibration.result import CalibrationResult, ExcludedItem
 from calibration.scoring import (
     AbilityEstimates,
     score_eap,
@@ -35,11 +40,21 @@ from calibration.scoring import (
 __all__ = [
     "NORMAL_OGIVE_SCALE",
     "AbilityEstimates",
+    "BetaPrior",
+    "CalibrationResult",
     "ConvergenceWarning",
+    "ExcludedItem",
+    "FixedItems",
     "ItemModel",
     "ItemParameters",
+    "LogNormalPrior",
+    "NormalPrior",
+    "Priors",
     "Quadrature",
+    "ResponseData",
+    "StandardErrorWarning",
     "answered_information",
+    "calibrate",
     "category_probabilities",
     "difficulty_from_intercept",
     "expected_scores",

@@ -8,3 +8,7 @@ class ConvergenceWarning(UserWarning):
 
     The result is still returned, flagged ``converged=False``, as statsmodels does.
     """
+
+
+class StandardErrorWarning(UserWarning):
+    """Standard errors could not be computed (a singular information matrix); they are NaN."""

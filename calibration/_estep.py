@@ -1,0 +1,181 @@
+"""The E-step of MML-EM over sparse (or dense, when that is faster) response blocks.
+
+The log-likelihood of every row at every quadrature node is a sum of indicator-matrix products,
+``L = sum_k Y_k @ log P_k`` (rows x nodes), and the expected counts of category ``k`` of every
+item at every node are ``r_k = Y_k.T @ (w * posterior)`` (items x nodes), so the cost is the
+number of observed responses times the number of nodes. Rows are processed in blocks, which
+bounds the memory of the posterior whatever the number of persons. Dense data use dense BLAS
+products instead, which do the same sums faster when almost every cell is observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from calibration.responses import ResponseData
+
+FloatArray = npt.NDArray[np.float64]
+
+_DENSE_MIN_DENSITY = 0.3
+_DENSE_MAX_CELLS = 30_000_000
+_BLOCK_CELLS = 4_000_000  # rows x nodes (or rows x items) per block: ~32 MB of float64
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of consecutive rows and the indicator matrices of its responses."""
+
+    start: int
+    stop: int
+    weights: FloatArray
+    # sparse mode: one CSR (rows x items) per category; dense mode: categories >= 1 and a mask
+    indicators: tuple
+    mask: FloatArray | None  # dense mode only; None when every cell of the block is observed
+    dense: bool
+    local_rows: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int64]
+    categories: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class EStepResult:
+    """Marginal log-likelihood and expected counts from one E-step."""
+
+    log_likelihood: float
+    counts: FloatArray  # (n_items, n_categories, n_nodes)
+    node_totals: FloatArray  # (n_nodes,)
+
+
+class ResponseBlocks:
+    """Response data split into row blocks ready for E-step products."""
+
+    def __init__(self, data: ResponseData, n_categories: int, n_nodes: int) -> None:
+        self.n_items = data.n_items
+        self.n_categories = max(int(n_categories), 2)
+        self.n_rows = data.n_rows
+        self.dense = (
+            data.density >= _DENSE_MIN_DENSITY and data.n_rows * data.n_items <= _DENSE_MAX_CELLS
+        )
+        width = max(n_nodes, data.n_items if self.dense else 1)
+        block_rows = max(1024, _BLOCK_CELLS // width)
+        bounds = np.arange(0, data.n_rows + block_rows, block_rows)
+        bounds[-1] = data.n_rows
+        bounds = np.unique(bounds)
+        cuts = np.searchsorted(data.rows, bounds)
+        self.blocks: list[Block] = []
+        for start, stop, lo, hi in zip(bounds[:-1], bounds[1:], cuts[:-1], cuts[1:], strict=True):
+            rows = data.rows[lo:hi].astype(np.int64) - start
+            items = data.items[lo:hi].astype(np.int64)
+            categories = data.categories[lo:hi].astype(np.int64)
+            self.blocks.append(
+                self._make_block(int(start), int(stop), data.weights, rows, items, categories)
+            )
+
+    def _make_block(self, start, stop, weights, rows, items, categories) -> Block:
+        n_block = stop - start
+        shape = (n_block, self.n_items)
+        if self.dense:
+            indicators = []
+            for category in range(1, self.n_categories):
+                chosen = categories == category
+                matrix = np.zeros(shape)
+                matrix[rows[chosen], items[chosen]] = 1.0
+                indicators.append(matrix)
+            mask = None
+            if len(rows) < n_block * self.n_items:
+                mask = np.zeros(shape)
+                mask[rows, items] = 1.0
+            return Block(
+                start,
+                stop,
+                weights[start:stop],
+                tuple(indicators),
+                mask,
+                True,
+                rows,
+                items,
+                categories,
+            )
+        indicators = []
+        for category in range(self.n_categories):
+            chosen = categories == category
+            indicators.append(
+                sparse.csr_array(
+                    (np.ones(int(chosen.sum())), (rows[chosen], items[chosen])), shape=shape
+                )
+            )
+        return Block(
+            start,
+            stop,
+            weights[start:stop],
+            tuple(indicators),
+            None,
+            False,
+            rows,
+            items,
+            categories,
+        )
+
+    def log_likelihood_grid(self, block: Block, log_p: FloatArray) -> FloatArray:
+        """Rows x nodes log-likelihood of the block; ``log_p`` is (items, categories, nodes)."""
+        if block.dense:
+            base = log_p[:, 0, :]
+            grid = np.zeros((block.stop - block.start, log_p.shape[2]))
+            for category, indicator in enumerate(block.indicators, start=1):
+                grid += indicator @ (log_p[:, category, :] - base)
+            if block.mask is None:
+                grid += base.sum(axis=0)
+            else:
+                grid += block.mask @ base
+            return grid
+        grid = block.indicators[0] @ log_p[:, 0, :]
+        for category in range(1, self.n_categories):
+            grid += block.indicators[category] @ log_p[:, category, :]
+        return np.asarray(grid)
+
+    def posteriors(
+        self, log_p: FloatArray, log_weights: FloatArray
+    ) -> Iterator[tuple[Block, FloatArray, FloatArray]]:
+        """Yield each block, its rows' marginal log-likelihoods and posteriors (rows x nodes)."""
+        for block in self.blocks:
+            grid = self.log_likelihood_grid(block, log_p)
+            grid += log_weights
+            peak = grid.max(axis=1, keepdims=True)
+            grid -= peak
+            np.exp(grid, out=grid)
+            total = grid.sum(axis=1, keepdims=True)
+            grid /= total
+            yield block, (peak + np.log(total)).ravel(), grid
+
+    def expected_counts(self, log_p: FloatArray, log_weights: FloatArray) -> EStepResult:
+        """One E-step: marginal log-likelihood, expected counts and node totals."""
+        n_nodes = log_p.shape[2]
+        counts = np.zeros((self.n_items, self.n_categories, n_nodes))
+        node_totals = np.zeros(n_nodes)
+        log_likelihood = 0.0
+        for block, row_log_likelihood, posterior in self.posteriors(log_p, log_weights):
+            log_likelihood += float(block.weights @ row_log_likelihood)
+            posterior *= block.weights[:, None]
+            node_totals += posterior.sum(axis=0)
+            if block.dense:
+                answered = (
+                    np.broadcast_to(posterior.sum(axis=0), (self.n_items, n_nodes))
+                    if block.mask is None
+                    else block.mask.T @ posterior
+                )
+                rest = np.array(answered)
+                for category, indicator in enumerate(block.indicators, start=1):
+                    part = indicator.T @ posterior
+                    counts[:, category, :] += part
+                    rest -= part
+                counts[:, 0, :] += rest
+            else:
+                for category, indicator in enumerate(block.indicators):
+                    counts[:, category, :] += indicator.T @ posterior
+        np.maximum(counts, 0.0, out=counts)
+        return EStepResult(log_likelihood, counts, node_totals)
