@@ -26,11 +26,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
 from item_bank.db import Base
+from item_bank.exceptions import ImmutableVersionError
 
 
 def utc_now() -> datetime:
@@ -259,6 +262,47 @@ class ItemVersion(Base):
         if self.type == ItemType.ORDERED:
             return max(int(option["score"]) for option in self.options) + 1
         return 2
+
+
+VERSION_CONTENT_COLUMNS = (
+    "item_id",
+    "version",
+    "type",
+    "stem_vi",
+    "stem_en",
+    "options",
+    "key",
+    "explanation_vi",
+    "explanation_en",
+    "media",
+    "competency_tag",
+    "context_tag",
+    "topic_id",
+    "author",
+    "enemy_group",
+    "tags",
+    "difficulty",
+)
+
+
+@event.listens_for(ItemVersion, "before_update")
+def _refuse_changes_to_administered_versions(_mapper: Any, _connection: Any, target: Any) -> None:
+    # the guard of "a stored response points to the exact version shown": whatever code path
+    # changes a version, the flush fails once the version has been administered
+    administered = get_history(target, "administered_at")
+    was_administered = any(value is not None for value in (administered.deleted or ())) or (
+        not administered.deleted and target.administered_at is not None and not administered.added
+    )
+    if not was_administered:
+        return
+    changed = [name for name in VERSION_CONTENT_COLUMNS if get_history(target, name).has_changes()]
+    if target.administered_at is None:
+        changed.append("administered_at")
+    if changed:
+        raise ImmutableVersionError(
+            f"item {target.item_id!r} version {target.version} has been administered; "
+            f"its {', '.join(changed)} cannot change (edit the item to get a new version)"
+        )
 
 
 class StatusTransition(Base):
