@@ -7,6 +7,8 @@ is ``0001_item_bank``; the web app's tables follow in later revisions on the sam
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +20,8 @@ from sqlalchemy.engine import Connection
 from item_bank.db import Base, configured_database_url, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+#: Modules that declare tables on the one Base (a module that does not exist yet is skipped).
+MODEL_MODULES = ("item_bank.models", "webapp.models")
 
 
 def target_metadata() -> MetaData:
@@ -26,8 +30,9 @@ def target_metadata() -> MetaData:
     Each package with tables imports its model module here, so that Alembic's autogenerate and
     the schema test see every table of the one ``Base``.
     """
-    import item_bank.models  # noqa: F401  (registers the item-bank tables on Base.metadata)
-
+    for module in MODEL_MODULES:
+        if module == "item_bank.models" or importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
     return Base.metadata
 
 
