@@ -17,6 +17,10 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
+# The 3PL lower asymptote is kept in [1.2e-4, 0.9999]: without a prior, maximum likelihood
+# often drives it to 0, where its logit would run off to -inf and EM would never settle.
+LOGIT_ASYMPTOTE_BOUND = 9.0
+
 # log P is clipped here so that a response at an extreme node never yields -inf in the E-step.
 _LOG_FLOOR = np.log(1e-300)
 
@@ -162,6 +166,16 @@ def valid_parameters(
     """Per item, whether the internal parameters are finite and (for GRM) strictly ordered."""
     ok = np.all(np.isfinite(params[:, : n_internal(family, n_categories)]), axis=1)
     ok &= np.abs(params[:, 0]) < 50.0
+    if family is Family.THREE_PL:
+        ok &= np.abs(params[:, 2]) <= LOGIT_ASYMPTOTE_BOUND
     if family is Family.GRADED and n_categories > 2:
         ok &= np.all(np.diff(params[:, 1:n_categories], axis=1) < 0, axis=1)
     return ok
+
+
+def project(family: Family, params: FloatArray) -> FloatArray:
+    """Clip parameters into the region :func:`valid_parameters` accepts, where that is a box."""
+    if family is Family.THREE_PL:
+        params = params.copy()
+        params[:, 2] = np.clip(params[:, 2], -LOGIT_ASYMPTOTE_BOUND, LOGIT_ASYMPTOTE_BOUND)
+    return params

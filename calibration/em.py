@@ -40,6 +40,7 @@ from calibration._item_terms import (
     log_probabilities,
     log_probabilities_and_scores,
     n_internal,
+    project,
     valid_parameters,
 )
 from calibration.anchors import FixedItems
@@ -319,12 +320,22 @@ class _Model:
         """Fisher scoring for every free item at once; 1PL's common slope by its own Newton step."""
         layout = self.layout
         params = params.copy()
-        for group in layout.groups:
-            items = group.items
-            p = group.n_params
-            free = layout.free_mask[items, :p] & (layout.index[items, :p] != layout.shared_slope)
-            if not free.any():
+        for full_group in layout.groups:
+            p = full_group.n_params
+            free = layout.free_mask[full_group.items, :p]
+            free &= layout.index[full_group.items, :p] != layout.shared_slope
+            estimated = free.any(axis=1)
+            if not estimated.any():
                 continue
+            # fixed items (anchors) stay out of the update entirely
+            group = _Group(
+                full_group.family,
+                full_group.n_categories,
+                full_group.items[estimated],
+                p,
+                full_group.prior[estimated],
+            )
+            items, free = group.items, free[estimated]
             counts_g = counts[items, : group.n_categories]
             current = params[items, :p]
             objective = self._group_objective(group, current, counts_g)
@@ -356,7 +367,7 @@ class _Model:
             pending = ~accepted
             if not pending.any():
                 break
-            trial = current[pending] + trial_step[pending]
+            trial = project(group.family, current[pending] + trial_step[pending])
             value = np.full(len(trial), -np.inf)
             ok = valid_parameters(group.family, trial, group.n_categories)
             if ok.any():
