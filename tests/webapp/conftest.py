@@ -1,0 +1,264 @@
+"""Fixtures of the web-app tests (flaskr style: ``app``, ``client``, ``runner``, ``auth``).
+
+Every test runs on SQLite and, when ``TEST_DATABASE_URL`` is set, again on PostgreSQL, on the
+migrated databases of ``tests/conftest.py`` (a schema of its own per test session): a fresh copy
+of a migrated SQLite file per test, or the session's PostgreSQL schema emptied after each test.
+``make_app`` builds further apps on the same database (two "workers"). Time is a
+:class:`FakeClock` the tests move instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from item_bank.db import make_engine
+from webapp import create_app
+from webapp.extensions import db
+from webapp.migrations import target_metadata
+from webapp.models import OrgUnit, OrgUnitKind, Role, User
+from webapp.services.passwords import hash_password
+
+FAST_HASH = "pbkdf2:sha256:1000"  # production uses scrypt; tests need speed, not strength
+PASSWORD = "correct-horse-1"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+class FakeClock:
+    """A UTC clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a test's apps store their data."""
+
+    url: str
+    engine_options: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def _webapp_database_template(make_database_url: Callable[..., str]) -> str:
+    """One migrated database of this session's backend (``tests/conftest.py``)."""
+    return make_database_url()
+
+
+@pytest.fixture
+def database(_webapp_database_template: str, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database for one test.
+
+    SQLite: a copy of the session's migrated file (copying is much faster than migrating).
+    PostgreSQL: the session's own schema, emptied after the test.
+    """
+    template = _webapp_database_template
+    if template.startswith("sqlite"):
+        copy = tmp_path / "webapp.sqlite"
+        shutil.copyfile(make_url(template).database or "", copy)
+        yield Database(url=f"sqlite:///{copy}", engine_options={})
+        return
+    yield Database(url=template, engine_options={})
+    engine = make_engine(template)
+    tables = ", ".join(f'"{table.name}"' for table in target_metadata().sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_app(database: Database, clock: FakeClock) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the test's database; extra settings override the test defaults."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        config = {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": database.url,
+            "DATABASE_ENGINE_OPTIONS": database.engine_options,
+            "PASSWORD_HASH_METHOD": FAST_HASH,
+            "CLOCK": clock,
+        }
+        config.update(overrides)
+        built = create_app(config)
+        apps.append(built)
+        return built
+
+    yield build
+    for built in apps:
+        db.engine(built).dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session of ``app`` inside an app context, for arranging and checking data."""
+    with app.app_context():
+        yield db.session
+
+
+@dataclass(frozen=True)
+class World:
+    """The seeded org units and accounts (every password is ``PASSWORD``).
+
+    Province HN has communes HN-X1 and HN-X2; province HP has commune HP-X1.
+    """
+
+    units: dict[str, int]
+    users: dict[str, int]
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    with app.app_context():
+        session = db.session
+        units: dict[str, OrgUnit] = {}
+        for code, name, kind, parent in [
+            ("HN", "Hà Nội", OrgUnitKind.PROVINCE, None),
+            ("HN-X1", "Xã Một", OrgUnitKind.COMMUNE, "HN"),
+            ("HN-X2", "Phường Hai", OrgUnitKind.WARD, "HN"),
+            ("HP", "Hải Phòng", OrgUnitKind.PROVINCE, None),
+            ("HP-X1", "Xã Ba", OrgUnitKind.COMMUNE, "HP"),
+        ]:
+            unit = OrgUnit(
+                code=code, name=name, kind=kind, parent_id=units[parent].id if parent else None
+            )
+            session.add(unit)
+            session.flush()
+            units[code] = unit
+        password_hash = hash_password(PASSWORD, FAST_HASH)
+        users: dict[str, User] = {}
+        for username, role, unit_code in [
+            ("admin_hn", Role.ADMIN, "HN"),
+            ("admin_x1", Role.ADMIN, "HN-X1"),
+            ("admin_hp", Role.ADMIN, "HP"),
+            ("manager_hn", Role.MANAGER, "HN"),
+            ("psy", Role.PSYCHOMETRICIAN, "HN"),
+            ("learner_x1", Role.LEARNER, "HN-X1"),
+            ("learner_x2", Role.LEARNER, "HN-X2"),
+            ("learner_hp", Role.LEARNER, "HP-X1"),
+        ]:
+            user = User(
+                username=username,
+                full_name=f"Người {username}",
+                email=f"{username}@example.vn",
+                org_unit_id=units[unit_code].id,
+                role=role,
+                password_hash=password_hash,
+            )
+            session.add(user)
+            users[username] = user
+        session.commit()
+        return World(
+            units={code: unit.id for code, unit in units.items()},
+            users={name: user.id for name, user in users.items()},
+        )
+
+
+_CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    match = _CSRF_PATTERN.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def csrf() -> Callable[[FlaskClient, str], str]:
+    """``csrf(client, url)``: GET ``url`` and return its form's CSRF token."""
+
+    def fetch(client: FlaskClient, url: str) -> str:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return csrf_token_of(response.get_data(as_text=True))
+
+    return fetch
+
+
+class AuthActions:
+    """Log a test client in and out through the real forms (with their CSRF tokens)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(
+        self, username: str = "admin_hn", password: str = PASSWORD, *, next_url: str | None = None
+    ) -> Any:
+        url = "/auth/login" + (f"?next={next_url}" if next_url else "")
+        token = csrf_token_of(self._client.get(url).get_data(as_text=True))
+        return self._client.post(
+            url, data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        token = csrf_token_of(self._client.get("/").get_data(as_text=True))
+        return self._client.post("/auth/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def api_token(client: FlaskClient) -> Callable[..., str]:
+    """``api_token(username)``: a Bearer token for a seeded account."""
+
+    def issue(username: str = "learner_x1", password: str = PASSWORD) -> str:
+        response = client.post(
+            "/api/v1/auth/token", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["token"]
+
+    return issue
+
+
+@pytest.fixture
+def login_with() -> Callable[..., Any]:
+    """``login_with(client, username, password)``: log any client in through the form."""
+
+    def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+        return AuthActions(client).login(username, password)
+
+    return login

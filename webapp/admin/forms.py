@@ -1,0 +1,75 @@
+"""Forms of the admin pages."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
+
+from webapp.models import OrgUnitKind, Role
+
+ROLE_LABELS = {
+    Role.LEARNER: _l("Learner"),
+    Role.PSYCHOMETRICIAN: _l("Psychometrician"),
+    Role.MANAGER: _l("Manager"),
+    Role.ADMIN: _l("Administrator"),
+}
+KIND_LABELS = {
+    OrgUnitKind.PROVINCE: _l("Province"),
+    OrgUnitKind.COMMUNE: _l("Commune"),
+    OrgUnitKind.WARD: _l("Ward"),
+}
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        validators=[DataRequired(_l("Enter a username.")), Length(max=64)],
+        render_kw={"autocapitalize": "none", "spellcheck": "false"},
+    )
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(_l("Enter the full name.")), Length(max=200)]
+    )
+    email = EmailField(_l("E-mail (optional)"), validators=[Optional(), Length(max=254)])
+    org_unit_id = SelectField(_l("Org unit"), coerce=int)
+    role = SelectField(
+        _l("Role"), choices=[(role.value, label) for role, label in ROLE_LABELS.items()]
+    )
+    password = PasswordField(
+        _l("Initial password (optional)"),
+        validators=[Optional(), Length(max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Create account"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        validators=[
+            FileRequired(_l("Choose a CSV file.")),
+            FileAllowed(["csv", "txt"], _l("The file must be a .csv file.")),
+        ],
+    )
+    submit = SubmitField(_l("Import"))
+
+
+class OrgUnitForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(_l("Enter a code.")), Length(max=32)])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            (kind.value, KIND_LABELS[kind]) for kind in (OrgUnitKind.COMMUNE, OrgUnitKind.WARD)
+        ],
+    )
+    parent_id = SelectField(_l("Province"), coerce=int)
+    submit = SubmitField(_l("Create org unit"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only carries the CSRF token (deactivate, reactivate)."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -1,0 +1,57 @@
+"""Default configuration of the web app; the environment (``SATHACH_*``) and test overrides
+come on top in :func:`webapp.app.create_app`.
+
+Durations may be given in the environment as seconds (``SATHACH_SESSION_IDLE_TIMEOUT=900``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from webapp.services.passwords import DEFAULT_HASH_METHOD, DEFAULT_MIN_LENGTH
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def default_config() -> dict[str, Any]:
+    """A fresh dict of defaults (mutable values are not shared between apps)."""
+    return {
+        # No default secret: `sathach serve` refuses to start without SATHACH_SECRET_KEY.
+        "SECRET_KEY": None,
+        "DATABASE_URL": None,
+        "DATABASE_ENGINE_OPTIONS": {},
+        "REDIS_URL": None,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+        "SESSION_COOKIE_NAME": "sathach_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # None: secure unless debugging, testing or in demo mode (plain http on localhost).
+        "SESSION_COOKIE_SECURE": None,
+        "API_TOKEN_LIFETIME": timedelta(hours=12),
+        "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+        "LOGIN_MAX_FAILURES_PER_IP": 50,
+        "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+        "PASSWORD_HASH_METHOD": DEFAULT_HASH_METHOD,
+        "PASSWORD_MIN_LENGTH": DEFAULT_MIN_LENGTH,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "LANGUAGES": ["vi", "en"],
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # CSRF tokens last as long as the login session, not Flask-WTF's default hour: an exam
+        # page may stay open for longer.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "TRUSTED_PROXY_COUNT": 0,
+        "DEMO": False,
+        "CLOCK": None,
+        "SEND_FILE_MAX_AGE_DEFAULT": 3600,
+    }
+
+
+DURATION_KEYS = (
+    "SESSION_IDLE_TIMEOUT",
+    "API_TOKEN_LIFETIME",
+    "LOGIN_FAILURE_WINDOW",
+    "PERMANENT_SESSION_LIFETIME",
+)

@@ -1,0 +1,150 @@
+"""Browser login sessions and API Bearer tokens: random keys given to the client, their SHA-256
+stored with expiry and revocation, so every worker checks them against the same database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webapp.exceptions import AuthenticationError
+from webapp.models import ApiToken, LoginSession, User
+
+# Writing last_seen_at on every request would make every page a write; a minute's precision is
+# plenty for an idle timeout of many minutes.
+_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginSessionLookup:
+    """What a login-session key led to: the user, or None with ``expired`` telling why."""
+
+    user: User | None
+    expired: bool = False
+
+
+def start_login_session(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+    ip_address: str | None = None,
+) -> str:
+    """Create a login session for ``user`` lasting at most ``lifetime``, commit, return its key."""
+    key = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            key_hash=_digest(key),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            ip_address=ip_address,
+        )
+    )
+    session.commit()
+    user.login_session_key = key
+    return key
+
+
+def load_login_session(
+    session: Session, key: str, *, now: datetime, idle_timeout: timedelta
+) -> LoginSessionLookup:
+    """The active user of login session ``key``; ``None`` when unknown, revoked, expired (past
+    its lifetime or idle longer than ``idle_timeout``) or when the account is deactivated."""
+    login = session.scalar(select(LoginSession).where(LoginSession.key_hash == _digest(key)))
+    if login is None or login.revoked_at is not None:
+        return LoginSessionLookup(user=None)
+    if now >= login.expires_at or now - login.last_seen_at > idle_timeout:
+        login.revoked_at = now
+        session.commit()
+        return LoginSessionLookup(user=None, expired=True)
+    user = login.user
+    if not user.active:
+        return LoginSessionLookup(user=None)
+    if now - login.last_seen_at >= _TOUCH_INTERVAL:
+        login.last_seen_at = now
+        session.commit()
+    user.login_session_key = key
+    return LoginSessionLookup(user=user)
+
+
+def end_login_session(session: Session, key: str, *, now: datetime) -> None:
+    """Revoke login session ``key`` (logout) and commit."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.key_hash == _digest(key), LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.commit()
+
+
+def revoke_user_credentials(
+    session: Session, user_id: int, *, now: datetime, keep_login_key: str | None = None
+) -> None:
+    """Revoke every login session (but ``keep_login_key``) and API token of a user; no commit."""
+    statement = update(LoginSession).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
+    )
+    if keep_login_key is not None:
+        statement = statement.where(LoginSession.key_hash != _digest(keep_login_key))
+    session.execute(statement.values(revoked_at=now))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token (shown to the client once) and when it expires."""
+
+    token: str
+    expires_at: datetime
+
+
+def issue_api_token(
+    session: Session, user: User, *, now: datetime, lifetime: timedelta
+) -> IssuedToken:
+    """Create a Bearer token for ``user`` valid for ``lifetime`` and commit."""
+    token = secrets.token_urlsafe(32)
+    expires_at = now + lifetime
+    session.add(
+        ApiToken(token_hash=_digest(token), user_id=user.id, created_at=now, expires_at=expires_at)
+    )
+    session.commit()
+    return IssuedToken(token=token, expires_at=expires_at)
+
+
+def authenticate_api_token(session: Session, token: str, *, now: datetime) -> User:
+    """The active user holding ``token``.
+
+    Raises
+    ------
+    AuthenticationError
+        Unknown, revoked or expired token, or a deactivated account (code ``invalid_token`` or
+        ``token_expired``).
+    """
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        raise AuthenticationError(gettext("Invalid or revoked token."), code="invalid_token")
+    if now >= row.expires_at:
+        raise AuthenticationError(
+            gettext("The token has expired: request a new one."), code="token_expired"
+        )
+    if row.last_used_at is None or now - row.last_used_at >= _TOUCH_INTERVAL:
+        row.last_used_at = now
+        session.commit()
+    return row.user
