@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.models import OrgUnitKind, Role
@@ -35,7 +42,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("E-mail (optional)"), validators=[Optional(), Length(max=254)])
     org_unit_id = SelectField(_l("Org unit"), coerce=int)
     role = SelectField(
-        _l("Role"), choices=[(role.value, label) for role, label in ROLE_LABELS.items()]
+        _l("Role"), choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
     )
     password = PasswordField(
         _l("Initial password (optional)"),
@@ -62,7 +69,8 @@ class OrgUnitForm(FlaskForm):
     kind = SelectField(
         _l("Kind"),
         choices=[
-            (kind.value, KIND_LABELS[kind]) for kind in (OrgUnitKind.COMMUNE, OrgUnitKind.WARD)
+            SelectChoice(kind.value, KIND_LABELS[kind])
+            for kind in (OrgUnitKind.COMMUNE, OrgUnitKind.WARD)
         ],
     )
     parent_id = SelectField(_l("Province"), coerce=int)

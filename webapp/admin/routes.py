@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from webapp import clock
 from webapp.admin import bp
@@ -30,13 +31,12 @@ def _actor() -> User:
     return current_user._get_current_object()
 
 
-def _org_unit_choices() -> list[tuple[int, str]]:
+def _org_unit_choices() -> list[SelectChoice]:
+    """The org units of the admin's scope, communes indented under their province."""
     return [
-        (
-            unit.id,
-            f"{unit.name} ({unit.code})"
-            if unit.parent_id is None
-            else f"— {unit.name} ({unit.code})",
+        SelectChoice(
+            str(unit.id),
+            f"{'— ' if unit.parent_id is not None else ''}{unit.name} ({unit.code})",
         )
         for unit in org_units.list_org_units(db.session, _actor())
     ]
@@ -186,7 +186,7 @@ def org_units_list() -> str:
 def create_org_unit() -> str | Response | tuple[str, int]:
     form = OrgUnitForm()
     form.parent_id.choices = [
-        (unit.id, f"{unit.name} ({unit.code})")
+        SelectChoice(str(unit.id), f"{unit.name} ({unit.code})")
         for unit in org_units.list_org_units(db.session, _actor())
         if unit.kind is OrgUnitKind.PROVINCE
     ]
