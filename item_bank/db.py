@@ -19,6 +19,12 @@ DATABASE_URL_VARIABLE = "SATHACH_DATABASE_URL"
 DEFAULT_INSTANCE_DIR = Path("instance")
 DEFAULT_SQLITE_NAME = "sathach.sqlite"
 
+#: Execution option choosing how SQLite transactions begin: "DEFERRED" (default) or, for a
+#: transaction that reads and then writes under concurrency, "IMMEDIATE" (takes the write lock
+#: at once, so concurrent writers wait for each other instead of failing "database is locked").
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+SQLITE_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -55,7 +61,9 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
     On SQLite the driver's own transaction handling is switched off and SQLAlchemy emits
     ``BEGIN`` itself (the recipe of SQLAlchemy's pysqlite documentation): without it, pysqlite
     starts transactions late and ``SAVEPOINT`` (``Session.begin_nested``, the test sessions
-    joined to an outer transaction) does not nest properly.
+    joined to an outer transaction) does not nest properly. Transactions begin ``DEFERRED``;
+    ``engine.execution_options(sqlite_begin="IMMEDIATE")`` gives an engine whose transactions
+    take the write lock at once (for read-then-write requests such as recording an answer).
     """
     if url.startswith("sqlite"):
         engine_options.setdefault("connect_args", {}).setdefault("timeout", 30)
@@ -79,7 +87,10 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    if mode not in SQLITE_BEGIN_MODES:
+        raise ValueError(f"{SQLITE_BEGIN_OPTION} must be one of {SQLITE_BEGIN_MODES}, got {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _is_memory_database(dbapi_connection: Any) -> bool:

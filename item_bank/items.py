@@ -395,31 +395,43 @@ def record_administration(session: Session, version_ids: Sequence[int]) -> None:
     becomes immutable and the item's counter grows by one. The counter is updated with a single
     ``UPDATE item_exposures SET count = count + 1``, so concurrent server processes never lose
     an increment. A version id that appears twice counts twice.
+
+    On SQLite, a transaction that reads before it calls this should be opened with write
+    intent (``execution_options(sqlite_begin="IMMEDIATE")``, see :func:`item_bank.db.make_engine`),
+    so that concurrent writers queue instead of failing with "database is locked".
     """
     if not version_ids:
         return
     now = utc_now()
-    per_item: Counter[str] = Counter()
-    rows = session.execute(
-        select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(set(version_ids)))
-    ).all()
-    item_of = dict(rows)
-    missing = sorted(set(version_ids) - set(item_of))
-    if missing:
-        raise ItemNotFoundError(f"no item versions with ids {missing}")
-    for version_id in version_ids:
-        per_item[item_of[version_id]] += 1
+    unique_ids = set(version_ids)
+    # write first: on SQLite a transaction that starts by writing waits for the lock, while one
+    # that read first and then writes may fail at once when another writer got in between
     session.execute(
         update(ItemVersion)
-        .where(ItemVersion.id.in_(set(version_ids)), ItemVersion.administered_at.is_(None))
+        .where(ItemVersion.id.in_(unique_ids), ItemVersion.administered_at.is_(None))
         .values(administered_at=now)
     )
+    rows = session.execute(
+        select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(unique_ids))
+    ).all()
+    item_of = {version_id: item_id for version_id, item_id in rows}
+    missing = sorted(unique_ids - set(item_of))
+    if missing:
+        raise ItemNotFoundError(f"no item versions with ids {missing}")
+    per_item: Counter[str] = Counter(item_of[version_id] for version_id in version_ids)
     for item_id, increment in sorted(per_item.items()):  # fixed order: no lock-order deadlocks
         session.execute(
             update(ItemExposure)
             .where(ItemExposure.item_id == item_id)
             .values(count=ItemExposure.count + increment, last_exposed_at=now)
         )
+    # the UPDATEs bypass the loaded objects: reload just the columns they changed
+    touched_versions, touched_items = unique_ids, set(per_item)
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, ItemVersion) and instance.id in touched_versions:
+            session.expire(instance, ["administered_at"])
+        elif isinstance(instance, ItemExposure) and instance.item_id in touched_items:
+            session.expire(instance, ["count", "last_exposed_at"])
 
 
 def exposure_counts(session: Session, item_ids: Iterable[str] | None = None) -> dict[str, int]:
@@ -427,7 +439,7 @@ def exposure_counts(session: Session, item_ids: Iterable[str] | None = None) -> 
     query = select(ItemExposure.item_id, ItemExposure.count)
     if item_ids is not None:
         query = query.where(ItemExposure.item_id.in_(list(item_ids)))
-    return dict(session.execute(query).tuples().all())
+    return {item_id: count for item_id, count in session.execute(query)}
 
 
 def count_items(session: Session) -> int:

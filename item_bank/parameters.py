@@ -332,6 +332,7 @@ def activate_estimates(
             .where(ParameterEstimate.id.in_(estimate_ids))
             .values(is_active=True, activated_at=now, activated_by=actor)
         )
+    _reload_activation(session, {*estimate_ids, *deactivated})
     return ActivationResult(tuple(sorted(estimate_ids)), tuple(sorted(deactivated)))
 
 
@@ -360,7 +361,15 @@ def deactivate_item(session: Session, item_id: str) -> tuple[int, ...]:
         session.execute(
             update(ParameterEstimate).where(ParameterEstimate.id.in_(ids)).values(is_active=False)
         )
+        _reload_activation(session, set(ids))
     return ids
+
+
+def _reload_activation(session: Session, estimate_ids: set[int]) -> None:
+    # bulk UPDATEs bypass loaded objects: reload the activation columns of those in the session
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, ParameterEstimate) and instance.id in estimate_ids:
+            session.expire(instance, ["is_active", "activated_at", "activated_by"])
 
 
 def active_estimate(session: Session, item_id: str) -> ParameterEstimate | None:
