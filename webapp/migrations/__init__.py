@@ -21,7 +21,7 @@ from item_bank.db import Base, configured_database_url, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 #: Modules that declare tables on the one Base (a module that does not exist yet is skipped).
-MODEL_MODULES = ("item_bank.models", "webapp.models")
+MODEL_MODULES = ("item_bank.models", "webapp.models", "webapp.exams.models")
 
 
 def target_metadata() -> MetaData:

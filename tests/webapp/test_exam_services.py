@@ -1,0 +1,504 @@
+"""Exam delivery services on a seeded bank: practice quizzes, the final exam, idempotent and
+concurrent answers, time limits, resume after a restart, rescoring, retakes and certificates.
+
+The bank is seeded once per module (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` is set);
+each test makes its own learner, so tests never see each other's sessions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import webapp.exams.models  # noqa: F401  (registers the exam tables on Base.metadata)
+from item_bank.db import Base, make_engine
+from item_bank.models import Course, Item, ItemVersion
+from item_bank.seed import seed_bank
+from webapp.exams import services
+from webapp.exams.definitions import ensure_course_exams, final_exam_id, quiz_exam_id
+from webapp.exams.models import Certificate, ExamResponse, ExamSession, TopicProgress
+from webapp.exams.pools import PoolCache
+from webapp.exams.progress import IneligibleReason, mark_topics_completed
+from webapp.exceptions import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from webapp.models import OrgUnit, OrgUnitKind, Role, User
+
+COURSE = "KNS-CBCX"
+FINAL = final_exam_id(COURSE)
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+_counter = itertools.count()
+
+
+def _backends() -> list[Any]:
+    return [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param(
+            "postgresql",
+            id="postgresql",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL is not set"
+                ),
+            ],
+        ),
+    ]
+
+
+@pytest.fixture(scope="module", params=_backends())
+def bank(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """An engine of a database with every table, the seed bank and the course's exams."""
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('exams') / 'exams.sqlite'}"
+        engine = make_engine(url)
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+        schema = f"exam_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed_bank(session)
+        ensure_course_exams(session, COURSE)
+        unit = OrgUnit(code="HN-X1", name="Xã Một", kind=OrgUnitKind.COMMUNE)
+        session.add(unit)
+        session.commit()
+    yield engine
+    engine.dispose()
+    if schema is not None:
+        admin = create_engine(os.environ["TEST_DATABASE_URL"])
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def factory(bank: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=bank, expire_on_commit=False)
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    with factory() as db_session:
+        yield db_session
+
+
+def _learner(session: Session, role: Role = Role.LEARNER) -> User:
+    unit_id = session.scalar(select(OrgUnit.id).where(OrgUnit.code == "HN-X1"))
+    user = User(
+        username=f"learner{next(_counter)}_{uuid.uuid4().hex[:6]}",
+        full_name="Nguyễn Thị Hương",
+        org_unit_id=unit_id,
+        role=role,
+        password_hash="unused",
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def _complete_course(session: Session, user: User) -> None:
+    course = session.get(Course, COURSE)
+    mark_topics_completed(session, user.id, [t.id for t in course.topics], now=START)
+    session.commit()
+
+
+def _version(session: Session, item_id: str) -> ItemVersion:
+    item = session.get(Item, item_id)
+    return session.scalar(
+        select(ItemVersion).where(
+            ItemVersion.item_id == item_id, ItemVersion.version == item.current_version_number
+        )
+    )
+
+
+def _answer(session: Session, item: dict[str, Any], *, right: bool) -> Any:
+    """The keyed answer (or the best category) when ``right``, a wrong one otherwise."""
+    version = _version(session, item["id"])
+    options = [option["id"] for option in version.options]
+    if version.type == "multiple_response":
+        return list(version.key) if right else [o for o in options if o not in version.key][:1]
+    if version.type == "ordered":
+        ranked = sorted(version.options, key=lambda option: option["score"])
+        return ranked[-1]["id"] if right else ranked[0]["id"]
+    return version.key if right else next(o for o in options if o != version.key)
+
+
+def _run(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    view: services.SessionView,
+    *,
+    right: bool,
+    step_s: float = 20.0,
+) -> services.SessionView:
+    now = START
+    while not view.finished:
+        now += timedelta(seconds=step_s)
+        view = services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=view.position,
+            item_id=view.item["id"],
+            answer=_answer(session, view.item, right=right),
+            now=now,
+        )
+    return view
+
+
+def test_a_practice_quiz_teaches_after_each_answer_and_completes_the_topic(session) -> None:
+    user = _learner(session)
+    cache = PoolCache()
+    view, created = services.start_session(session, cache, user, quiz_exam_id("T-SEC"), now=START)
+    assert created and view.kind == "topic_quiz" and view.max_items == 5
+    right_answers = 0
+    for index in range(5):
+        right = index % 2 == 0
+        right_answers += right
+        item = view.item
+        view = services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=index + 1,
+            item_id=item["id"],
+            answer=_answer(session, item, right=right),
+            now=START + timedelta(minutes=index + 1),
+        )
+        feedback = view.feedback
+        assert feedback is not None and feedback.item_id == item["id"]
+        assert feedback.correct is right
+        assert feedback.explanation_vi == _version(session, item["id"]).explanation_vi
+    assert view.finished and view.stop_reason == "form_complete"
+    progress = session.get(TopicProgress, (user.id, "T-SEC"))
+    assert progress.completed_at is not None
+    assert (progress.best_correct, progress.n_items, progress.attempts) == (right_answers, 5, 1)
+
+
+def test_the_final_exam_opens_only_when_the_course_rule_is_met(session) -> None:
+    user = _learner(session)
+    cache = PoolCache()
+    with pytest.raises(PermissionDeniedError) as refused:
+        services.start_session(session, cache, user, FINAL, now=START)
+    assert refused.value.code == IneligibleReason.COURSE_INCOMPLETE
+    course = session.get(Course, COURSE)
+    mandatory = [t.id for t in course.topics if t.mandatory]
+    mark_topics_completed(session, user.id, mandatory, now=START)
+    session.commit()
+    listing = {e.id: e for e in services.list_exams(session, user, now=START)}
+    assert listing[FINAL].eligibility.reason == IneligibleReason.COURSE_INCOMPLETE  # 5 of 10
+    electives = [t.id for t in course.topics if not t.mandatory][:5]
+    mark_topics_completed(session, user.id, electives, now=START)
+    session.commit()
+    listing = {e.id: e for e in services.list_exams(session, user, now=START)}
+    assert listing[FINAL].eligibility.eligible
+    assert listing[FINAL].to_json()["adaptive"] is True
+
+
+def test_a_passed_final_exam_issues_a_certificate_and_rescores_exactly(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    assert view.time_left_s == 2400 and view.feedback is None
+    final = _run(session, cache, user, view, right=True)
+    assert final.result.passed is True
+    assert final.result.scale_score > final.result.cut_score
+    assert final.feedback is None  # the final exam never explains
+    code = final.result.certificate_code
+    certificate = session.scalar(select(Certificate).where(Certificate.code == code))
+    assert certificate.user_id == user.id and certificate.status == "valid"
+    report = services.rescore_session(session, final.session_id)
+    assert report.identical, (report.stored, report.recomputed)
+    stored = session.get(ExamSession, final.session_id)
+    assert set(stored.pool_items) and stored.blueprint["mode"] == "adaptive"
+    # a tampered stored score is noticed
+    session.execute(
+        update(ExamResponse)
+        .where(ExamResponse.session_id == final.session_id, ExamResponse.position == 1)
+        .values(score=0)
+    )
+    session.commit()
+    assert not services.rescore_session(session, final.session_id).identical
+
+
+def test_a_failed_attempt_waits_for_the_retake_and_gets_no_certificate(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    final = _run(session, cache, user, view, right=False)
+    assert final.result.passed is False and final.result.certificate_code is None
+    assert any(c.level == "study" for c in final.result.competencies)
+    soon = START + timedelta(hours=2)
+    with pytest.raises(PermissionDeniedError) as refused:
+        services.start_session(session, cache, user, FINAL, now=soon)
+    assert refused.value.code == IneligibleReason.RETAKE_WAIT
+    later = START + timedelta(days=1, hours=1)
+    view, created = services.start_session(session, cache, user, FINAL, now=later)
+    assert created
+    history = services.attempt_history(session, user, FINAL)
+    assert [row.attempt for row in history] == [2, 1]
+
+
+def test_the_same_answer_twice_stores_one_response_and_gets_the_same_reply(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    item = view.item
+    answer = _answer(session, item, right=True)
+    first = services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=1,
+        item_id=item["id"],
+        answer=answer,
+        now=START,
+    )
+    again = services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=1,
+        item_id=item["id"],
+        answer=answer,
+        now=START,
+    )
+    assert again.to_json() == first.to_json()
+    count = session.scalar(select(func.count()).where(ExamResponse.session_id == view.session_id))
+    assert count == 1
+    with pytest.raises(ConflictError) as other_answer:
+        services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=1,
+            item_id=item["id"],
+            answer=_answer(session, item, right=False),
+            now=START,
+        )
+    assert other_answer.value.code == "already_answered"
+    with pytest.raises(ConflictError) as wrong_item:
+        services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=2,
+            item_id=item["id"],
+            answer=answer,
+            now=START,
+        )
+    assert wrong_item.value.code == "wrong_item"
+    with pytest.raises(ConflictError) as ahead:
+        services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=5,
+            item_id=first.item["id"],
+            answer=answer,
+            now=START,
+        )
+    assert ahead.value.code == "wrong_position"
+    with pytest.raises(InvalidInputError):
+        services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=2,
+            item_id=first.item["id"],
+            answer="Z",
+            now=START,
+        )
+
+
+def _post_concurrently(
+    factory: sessionmaker[Session],
+    cache: PoolCache,
+    user_id: int,
+    session_id: int,
+    position: int,
+    item_id: str,
+    answer: Any,
+    n_threads: int = 4,
+) -> tuple[list[dict[str, Any]], list[BaseException]]:
+    """Post one answer from ``n_threads`` threads at once, each with its own connection."""
+    barrier = threading.Barrier(n_threads)
+    replies: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        with factory() as own:
+            learner = own.get(User, user_id)
+            own.commit()
+            barrier.wait()
+            try:
+                replies.append(
+                    services.submit_answer(
+                        own,
+                        cache,
+                        learner,
+                        session_id,
+                        position=position,
+                        item_id=item_id,
+                        answer=answer,
+                        now=START,
+                    ).to_json()
+                )
+            except BaseException as error:  # collected and reported by the caller
+                errors.append(error)
+
+    threads = [threading.Thread(target=post) for _ in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return replies, errors
+
+
+def test_concurrent_posts_of_one_position_store_exactly_one_response(session, factory) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    for position in (1, 2, 3):
+        answer = _answer(session, view.item, right=position % 2 == 1)
+        replies, errors = _post_concurrently(
+            factory, cache, user.id, view.session_id, position, view.item["id"], answer
+        )
+        assert not errors, errors
+        assert len(replies) == 4 and all(reply == replies[0] for reply in replies)
+        session.rollback()  # a fresh snapshot: the threads committed after this session read
+        stored = session.scalars(
+            select(ExamResponse.position).where(ExamResponse.session_id == view.session_id)
+        ).all()
+        assert sorted(stored) == list(range(1, position + 1))
+        view = services.get_session_view(session, cache, user, view.session_id, now=START)
+        assert view.position == position + 1
+
+
+def test_a_restart_resumes_at_exactly_the_same_item(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    for position in range(1, 4):
+        view = services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=position,
+            item_id=view.item["id"],
+            answer=_answer(session, view.item, right=True),
+            now=START,
+        )
+    restarted = PoolCache()  # a new worker process: nothing in memory
+    resumed = services.get_session_view(session, restarted, user, view.session_id, now=START)
+    assert resumed.item == view.item and resumed.position == view.position == 4
+    again, created = services.start_session(session, restarted, user, FINAL, now=START)
+    assert not created and again.session_id == view.session_id and again.item == view.item
+    assert restarted.loads == 1  # the pool was built once, then served from the cache
+    for _ in range(3):
+        services.get_session_view(session, restarted, user, view.session_id, now=START)
+    assert restarted.loads == 1
+
+
+def test_past_the_time_limit_a_session_is_finalized_at_its_next_request(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    view = services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=1,
+        item_id=view.item["id"],
+        answer=_answer(session, view.item, right=True),
+        now=START + timedelta(minutes=1),
+    )
+    late = START + timedelta(seconds=2401)
+    reply = services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=2,
+        item_id=view.item["id"],
+        answer=_answer(session, view.item, right=True),
+        now=late,
+    )
+    assert reply.finished and reply.time_limit_reached and reply.stop_reason == "time_limit"
+    assert reply.result.n_scored == 1  # the late answer was not stored
+    stored = session.get(ExamSession, view.session_id)
+    assert stored.status == "finished" and stored.end_reason == "time_limit"
+    assert services.rescore_session(session, view.session_id).identical
+
+
+def test_sweep_finalizes_abandoned_sessions_past_their_deadline(session) -> None:
+    user = _learner(session)
+    other = _learner(session)
+    _complete_course(session, user)
+    _complete_course(session, other)
+    cache = PoolCache()
+    expired, _ = services.start_session(session, cache, user, FINAL, now=START)
+    fresh, _ = services.start_session(
+        session, cache, other, FINAL, now=START + timedelta(minutes=30)
+    )
+    swept = services.sweep_expired(session, cache, now=START + timedelta(minutes=41))
+    assert expired.session_id in swept and fresh.session_id not in swept
+    assert session.get(ExamSession, expired.session_id).status == "finished"
+    assert session.get(ExamSession, fresh.session_id).status == "open"
+    assert services.sweep_expired(session, cache, now=START + timedelta(minutes=41)) == []
+
+
+def test_a_learner_cannot_reach_another_learners_session(session) -> None:
+    owner = _learner(session)
+    intruder = _learner(session)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, owner, quiz_exam_id("T-DX"), now=START)
+    with pytest.raises(NotFoundError):
+        services.get_session_view(session, cache, intruder, view.session_id, now=START)
+    with pytest.raises(NotFoundError):
+        services.submit_answer(
+            session,
+            cache,
+            intruder,
+            view.session_id,
+            position=1,
+            item_id=view.item["id"],
+            answer="A",
+            now=START,
+        )
+    manager = _learner(session, Role.MANAGER)
+    with pytest.raises(PermissionDeniedError):
+        services.start_session(session, cache, manager, quiz_exam_id("T-DX"), now=START)

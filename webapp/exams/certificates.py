@@ -1,0 +1,173 @@
+"""Certificates: issuing one for a passed final exam, looking one up by its verification code,
+revoking, and the PDF's data.
+
+Codes are 12 characters of an alphabet without look-alikes (no 0/O, 1/I/L), in groups of four,
+from :mod:`secrets`: 60 bits, so a code cannot be guessed and a typo is unlikely to hit another.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from item_bank.models import Course
+from reports.certificates import CertificateData
+from webapp.exams.models import Certificate, CertificateStatus, ExamSession
+from webapp.exceptions import ConflictError, NotFoundError
+from webapp.models import User
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_GROUPS = 3
+CODE_GROUP_LENGTH = 4
+
+
+def new_certificate_code() -> str:
+    """A fresh random verification code such as ``K7Q2-9XHM-T4PD``."""
+    groups = (
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LENGTH))
+        for _ in range(CODE_GROUPS)
+    )
+    return "-".join(groups)
+
+
+def normalize_code(code: str) -> str:
+    """A code as typed (lower case, spaces, missing dashes) in its stored form."""
+    compact = "".join(character for character in code.upper() if character.isalnum())
+    if len(compact) != CODE_GROUPS * CODE_GROUP_LENGTH:
+        return code.strip().upper()
+    return "-".join(
+        compact[start : start + CODE_GROUP_LENGTH]
+        for start in range(0, len(compact), CODE_GROUP_LENGTH)
+    )
+
+
+def issue_certificate(session: Session, exam_session: ExamSession, *, now: datetime) -> Certificate:
+    """Issue the certificate of a passed, finished final exam (idempotent per exam session)."""
+    existing = session.scalar(select(Certificate).where(Certificate.session_id == exam_session.id))
+    if existing is not None:
+        return existing
+    if not exam_session.passed:
+        raise ConflictError(
+            f"exam session {exam_session.id} was not passed: no certificate",
+            code="not_passed",
+        )
+    user = session.get(User, exam_session.user_id)
+    assert user is not None  # the FK guarantees it
+    certificate = Certificate(
+        code=new_certificate_code(),
+        user_id=user.id,
+        course_id=exam_session.exam.course_id,
+        session_id=exam_session.id,
+        holder_name=user.full_name,
+        org_unit_name=_org_unit_label(user),
+        scale_score=float(exam_session.scale_score or 0.0),
+        issued_at=now,
+        status=CertificateStatus.VALID.value,
+    )
+    session.add(certificate)
+    session.flush()
+    return certificate
+
+
+def _org_unit_label(user: User) -> str | None:
+    unit = user.org_unit
+    if unit is None:
+        return None
+    if unit.parent is not None:
+        return f"{unit.name}, {unit.parent.name}"
+    return unit.name
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What the public verification shows of a certificate."""
+
+    code: str
+    holder: str
+    org_unit: str | None
+    course_id: str
+    course_vi: str
+    course_en: str | None
+    issued_at: datetime
+    status: str
+    revoked_at: datetime | None
+    scale_score: float
+
+    @property
+    def valid(self) -> bool:
+        return self.status == CertificateStatus.VALID.value
+
+    def to_json(self) -> dict[str, object]:
+        """The public JSON of ``GET /api/v1/certificates/<code>``."""
+        return {
+            "valid": self.valid,
+            "code": self.code,
+            "holder": self.holder,
+            "course": {"id": self.course_id, "title": self.course_vi, "title_en": self.course_en},
+            "issued_at": self.issued_at.isoformat(),
+            "status": self.status,
+        }
+
+
+def verify_certificate(session: Session, code: str) -> CertificateView:
+    """The public view of the certificate with ``code``.
+
+    Raises
+    ------
+    NotFoundError
+        When no certificate has that code.
+    """
+    certificate = _by_code(session, code)
+    course = session.get(Course, certificate.course_id)
+    assert course is not None
+    return CertificateView(
+        code=certificate.code,
+        holder=certificate.holder_name,
+        org_unit=certificate.org_unit_name,
+        course_id=course.id,
+        course_vi=course.title_vi,
+        course_en=course.title_en,
+        issued_at=certificate.issued_at,
+        status=certificate.status,
+        revoked_at=certificate.revoked_at,
+        scale_score=certificate.scale_score,
+    )
+
+
+def _by_code(session: Session, code: str) -> Certificate:
+    certificate = session.scalar(
+        select(Certificate).where(Certificate.code == normalize_code(code))
+    )
+    if certificate is None:
+        raise NotFoundError(f"no certificate with code {code!r}", code="certificate_not_found")
+    return certificate
+
+
+def revoke_certificate(session: Session, code: str, *, reason: str, now: datetime) -> Certificate:
+    """Revoke a certificate; the verification page then says so."""
+    certificate = _by_code(session, code)
+    if not reason.strip():
+        raise ValueError("a revocation needs a reason")
+    certificate.status = CertificateStatus.REVOKED.value
+    certificate.revoked_at = now
+    certificate.revoked_reason = reason
+    session.flush()
+    return certificate
+
+
+def certificate_pdf_data(view: CertificateView, verify_url: str) -> CertificateData:
+    """The data of the certificate's PDF (:func:`reports.render_certificate_pdf`)."""
+    return CertificateData(
+        code=view.code,
+        holder=view.holder,
+        org_unit=view.org_unit or "",
+        course_vi=view.course_vi,
+        course_en=view.course_en or "",
+        issued_at=view.issued_at,
+        scale_score=view.scale_score,
+        verify_url=verify_url,
+    )

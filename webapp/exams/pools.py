@@ -1,0 +1,229 @@
+"""The item pool of an exam session: chosen once at the start, rebuilt from stored ids, cached.
+
+At the start of a session :func:`select_pool_items` picks the items the exam may use (operational
+and pretest items of the exam's topics with an active parameter estimate, their current version)
+and the session stores them as ``{item_id: [item_version_id, parameter_estimate_id]}``. The pool
+those rows build is identified by :func:`pool_version` (a hash of the ids), and every worker
+process keeps the compiled pool in a :class:`PoolCache` under that key, so answering an item
+never loads the bank: only a process that has not seen the pool yet reads its rows, by primary
+key. Estimates and administered versions never change, so the key never goes stale; the same
+rows rebuild the pool for ``sathach rescore``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calibration import ItemParameters
+from exam.blueprint import Blueprint
+from exam.pool import ItemPool
+from item_bank.models import Item, ItemStatus, ItemVersion, ParameterEstimate, Topic
+from webapp.exams.models import ExamDefinition, ExamKind
+from webapp.exceptions import ConflictError
+
+
+@dataclass(frozen=True)
+class ItemContent:
+    """An item version as the server holds it: what is shown, and (server side only) the key.
+
+    :meth:`learner_payload` is the only form that leaves the server during an exam.
+    """
+
+    item_id: str
+    version_id: int
+    version: int
+    type: str
+    stem_vi: str
+    stem_en: str | None
+    options: tuple[dict[str, Any], ...]
+    key: Any
+    explanation_vi: str | None
+    explanation_en: str | None
+    media: tuple[str, ...]
+    topic_id: str | None
+    competency_tag: str
+
+    def learner_payload(self) -> dict[str, Any]:
+        """What showing the item needs: id, type, stem, options with their ids, media.
+
+        Never the key, an option's score category, parameters or statistics.
+        """
+        return {
+            "id": self.item_id,
+            "type": self.type,
+            "stem": {"vi": self.stem_vi, "en": self.stem_en},
+            "options": [
+                {"id": option["id"], "text": dict(option.get("text") or {})}
+                for option in self.options
+            ],
+            "media": list(self.media),
+        }
+
+
+@dataclass(frozen=True)
+class CompiledPool:
+    """An exam pool with its items' content, shared by all sessions that use the same rows."""
+
+    version: str
+    pool: ItemPool
+    items: dict[str, ItemContent]
+
+
+def pool_version(pool_items: dict[str, list[int]]) -> str:
+    """The cache key of a pool: a hash of its sorted ``item -> [version id, estimate id]``."""
+    canonical = json.dumps(sorted((k, list(v)) for k, v in pool_items.items()))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def select_pool_items(session: Session, definition: ExamDefinition) -> dict[str, list[int]]:
+    """The items an exam session of ``definition`` may use, as stored on the session.
+
+    The final exam draws from every topic of the course, a topic quiz from its topic; only
+    operational and pretest items with an active parameter estimate qualify.
+
+    Raises
+    ------
+    ConflictError
+        When no item qualifies (the bank is not seeded or not calibrated).
+    """
+    if definition.kind == ExamKind.TOPIC_QUIZ:
+        topics = [definition.topic_id]
+        statuses = [ItemStatus.OPERATIONAL.value]
+    else:
+        topics = list(
+            session.scalars(select(Topic.id).where(Topic.course_id == definition.course_id))
+        )
+        statuses = [ItemStatus.OPERATIONAL.value, ItemStatus.PRETEST.value]
+    rows = session.execute(
+        select(Item.id, ItemVersion.id, ParameterEstimate.id)
+        .join(
+            ItemVersion,
+            (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version_number),
+        )
+        .join(
+            ParameterEstimate,
+            (ParameterEstimate.item_id == Item.id) & ParameterEstimate.is_active.is_(True),
+        )
+        .where(Item.status.in_(statuses), ItemVersion.topic_id.in_(topics))
+        .order_by(Item.id)
+    ).all()
+    if not rows:
+        raise ConflictError(
+            f"exam {definition.id!r} has no operational items with parameters",
+            code="no_items",
+        )
+    return {item_id: [version_id, estimate_id] for item_id, version_id, estimate_id in rows}
+
+
+def load_pool(session: Session, pool_items: dict[str, list[int]]) -> CompiledPool:
+    """Build the pool of stored ``pool_items`` from their rows (two queries by primary key)."""
+    version_ids = [ids[0] for ids in pool_items.values()]
+    estimate_ids = [ids[1] for ids in pool_items.values()]
+    versions = {
+        row.id: row
+        for row in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(version_ids)))
+    }
+    estimates = {
+        row.id: row
+        for row in session.scalars(
+            select(ParameterEstimate).where(ParameterEstimate.id.in_(estimate_ids))
+        )
+    }
+    statuses = dict(
+        session.execute(select(Item.id, Item.status).where(Item.id.in_(list(pool_items)))).all()
+    )
+    item_ids = sorted(pool_items)
+    models, slopes, difficulties, guessing = [], [], [], []
+    contents: dict[str, ItemContent] = {}
+    for item_id in item_ids:
+        version_id, estimate_id = pool_items[item_id]
+        version = versions.get(version_id)
+        estimate = estimates.get(estimate_id)
+        if version is None or estimate is None:
+            raise LookupError(
+                f"pool item {item_id!r}: item version {version_id} or parameter estimate "
+                f"{estimate_id} is missing"
+            )
+        models.append(estimate.model)
+        slopes.append(estimate.a)
+        difficulties.append(list(estimate.b) if len(estimate.b) > 1 else estimate.b[0])
+        guessing.append(estimate.c)
+        contents[item_id] = ItemContent(
+            item_id=item_id,
+            version_id=version.id,
+            version=version.version,
+            type=version.type,
+            stem_vi=version.stem_vi,
+            stem_en=version.stem_en,
+            options=tuple(dict(option) for option in version.options),
+            key=version.key,
+            explanation_vi=version.explanation_vi,
+            explanation_en=version.explanation_en,
+            media=tuple(version.media or ()),
+            topic_id=version.topic_id,
+            competency_tag=version.competency_tag,
+        )
+    parameters = ItemParameters.from_lists(models, slopes, difficulties, guessing)
+    pool = ItemPool.build(
+        item_ids,
+        parameters,
+        competencies=[contents[i].competency_tag for i in item_ids],
+        topics=[contents[i].topic_id for i in item_ids],
+        enemy_groups=[versions[pool_items[i][0]].enemy_group for i in item_ids],
+        is_pretest=[statuses.get(i) == ItemStatus.PRETEST.value for i in item_ids],
+    )
+    return CompiledPool(version=pool_version(pool_items), pool=pool, items=contents)
+
+
+class PoolCache:
+    """Compiled pools and parsed blueprints of one worker process, least recently used first.
+
+    One cache belongs to one app (one database): ids are only unique within a database.
+    """
+
+    def __init__(self, max_pools: int = 64) -> None:
+        self.max_pools = max_pools
+        self._pools: OrderedDict[str, CompiledPool] = OrderedDict()
+        self._blueprints: dict[str, Blueprint] = {}
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def pool(
+        self, session: Session, version: str, pool_items: dict[str, list[int]]
+    ) -> CompiledPool:
+        """The compiled pool ``version`` of ``pool_items``, built on first use."""
+        with self._lock:
+            cached = self._pools.get(version)
+            if cached is not None:
+                self._pools.move_to_end(version)
+                return cached
+        compiled = load_pool(session, pool_items)
+        if compiled.version != version:
+            raise ValueError(f"stored pool version {version!r} does not match its items")
+        with self._lock:
+            self.loads += 1
+            self._pools[version] = compiled
+            while len(self._pools) > self.max_pools:
+                self._pools.popitem(last=False)
+        return compiled
+
+    def blueprint(self, document: dict[str, Any]) -> Blueprint:
+        """The parsed blueprint of ``document`` (parsed once per distinct document)."""
+        key = json.dumps(document, sort_keys=True)
+        with self._lock:
+            cached = self._blueprints.get(key)
+        if cached is None:
+            cached = Blueprint.from_dict(document)
+            with self._lock:
+                if len(self._blueprints) > 256:
+                    self._blueprints.clear()
+                self._blueprints[key] = cached
+        return cached

@@ -1,0 +1,1004 @@
+"""Use cases of exam delivery, called by the learner pages, the JSON API and the commands.
+
+The answer request is the heart of it. Each answer is its own transaction: the session row is
+locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a first ``UPDATE`` of the row takes
+the database's write lock, since SQLite serialises writers), the position and item are checked
+against the state rebuilt from the stored responses (:func:`exam.engine.replay`), the response
+is inserted under ``UNIQUE(session_id, position)``, the next item computed, and the transaction
+committed before the reply is built. A unique violation (two tabs, a double tap, a retry) rolls
+back and the request is answered again from the stored data: the same answer gets the same
+reply, another answer 409. The pool comes from the process's :class:`PoolCache`.
+
+Functions here take the SQLAlchemy session, the pool cache, the user and ``now``; they raise the
+domain errors of :mod:`webapp.exceptions`, which one place maps to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from exam import engine
+from exam.exceptions import ReplayMismatchError
+from exam.pool import domain_of
+from exam.state import ExamState, Response
+from exam.stopping import StopReason
+from item_bank.exceptions import MalformedAnswerError
+from item_bank.items import record_administration
+from item_bank.models import CompetencyCode, Course, Topic
+from item_bank.scoring import score_answer
+from webapp.exams.certificates import issue_certificate
+from webapp.exams.models import (
+    Certificate,
+    ExamDefinition,
+    ExamKind,
+    ExamResponse,
+    ExamSession,
+    SessionStatus,
+)
+from webapp.exams.pools import CompiledPool, PoolCache, pool_version, select_pool_items
+from webapp.exams.progress import Eligibility, eligibility, record_quiz_result
+from webapp.exceptions import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from webapp.models import Role, User
+
+#: Attempts of one answer transaction before giving up (SQLite "database is locked", races).
+_TRANSACTION_ATTEMPTS = 4
+
+
+# -- views returned to routes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExamListing:
+    """One exam as ``GET /api/v1/exams`` lists it."""
+
+    id: str
+    title_vi: str
+    title_en: str | None
+    kind: str
+    adaptive: bool
+    time_limit_s: float | None
+    topic_id: str | None
+    eligibility: Eligibility
+
+    def to_json(self, locale: str = "vi") -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title_en if locale == "en" and self.title_en else self.title_vi,
+            "kind": self.kind,
+            "adaptive": self.adaptive,
+            "time_limit_s": self.time_limit_s,
+            "topic_id": self.topic_id,
+            "eligible": self.eligibility.eligible,
+            "reason": None if self.eligibility.reason is None else str(self.eligibility.reason),
+        }
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Practice feedback after an answer of a topic quiz (never for the final exam)."""
+
+    position: int
+    item_id: str
+    correct: bool
+    score: int
+    max_score: int
+    explanation_vi: str | None
+    explanation_en: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "item_id": self.item_id,
+            "correct": self.correct,
+            "score": self.score,
+            "max_score": self.max_score,
+            "explanation": {"vi": self.explanation_vi, "en": self.explanation_en},
+        }
+
+
+@dataclass(frozen=True)
+class CompetencyView:
+    """One competency domain of a result: its subscore and what to do about it.
+
+    ``level`` is ``"strength"`` when the subscore is at least one standard error above the cut,
+    ``"study"`` when it is below the cut, ``"near"`` in between, and ``"not_assessed"`` when the
+    exam gave no item of the domain (subscores rest on few items: feedback, not a verdict).
+    """
+
+    domain: str
+    name_vi: str
+    name_en: str | None
+    n_items: int
+    scale_score: float
+    scale_se: float
+    level: str
+    topics: tuple[tuple[str, str, str | None], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "name": {"vi": self.name_vi, "en": self.name_en},
+            "n_items": self.n_items,
+            "scale_score": round(self.scale_score, 1),
+            "scale_se": round(self.scale_se, 1),
+            "level": self.level,
+            "topics": [{"id": t[0], "title": {"vi": t[1], "en": t[2]}} for t in self.topics],
+        }
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """The result of a finished session as the learner sees it."""
+
+    session_id: int
+    exam_id: str
+    kind: str
+    theta: float
+    se: float
+    scale_score: float
+    scale_se: float
+    passed: bool | None
+    cut_score: float | None
+    n_scored: int
+    n_correct: int
+    stop_reason: str
+    finished_at: datetime | None
+    competencies: tuple[CompetencyView, ...]
+    certificate_code: str | None
+
+    @property
+    def band(self) -> tuple[float, float]:
+        """The error band of the scale score: plus or minus about two standard errors (95%)."""
+        return (self.scale_score - 1.96 * self.scale_se, self.scale_score + 1.96 * self.scale_se)
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.band
+        return {
+            "session_id": self.session_id,
+            "exam_id": self.exam_id,
+            "kind": self.kind,
+            "theta": self.theta,
+            "se": self.se,
+            "scale_score": round(self.scale_score, 1),
+            "scale_se": round(self.scale_se, 1),
+            "score_band": [round(low, 1), round(high, 1)],
+            "passed": self.passed,
+            "cut_score": self.cut_score,
+            "n_scored": self.n_scored,
+            "stop_reason": self.stop_reason,
+            "competencies": [c.to_json() for c in self.competencies],
+            "certificate_code": self.certificate_code,
+        }
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session at one moment: its status, the current item (payload only) and timing.
+
+    ``position`` is the 1-based position of the item shown now (answered items + 1).
+    """
+
+    session_id: int
+    exam_id: str
+    kind: str
+    status: str
+    position: int
+    n_answered: int
+    max_items: int
+    time_left_s: int | None
+    deadline: datetime | None
+    item: dict[str, Any] | None
+    feedback: Feedback | None = None
+    stop_reason: str | None = None
+    result: ResultView | None = None
+    time_limit_reached: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == SessionStatus.FINISHED.value
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "session_id": self.session_id,
+            "exam_id": self.exam_id,
+            "kind": self.kind,
+            "status": self.status,
+            "position": self.position,
+            "n_answered": self.n_answered,
+            "max_items": self.max_items,
+            "time_left_s": self.time_left_s,
+            "item": self.item,
+        }
+        if self.feedback is not None:
+            body["feedback"] = self.feedback.to_json()
+        if self.finished:
+            body["stop_reason"] = self.stop_reason
+            body["time_limit_reached"] = self.time_limit_reached
+            body["result"] = None if self.result is None else self.result.to_json()
+        return body
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt in the learner's history."""
+
+    session_id: int
+    attempt: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    scale_score: float | None
+    passed: bool | None
+
+
+# -- listing and starting -----------------------------------------------------------------------
+
+
+def _require_learner(user: User) -> None:
+    if user.role != Role.LEARNER:
+        raise PermissionDeniedError("only learners take exams", code="learners_only")
+
+
+def list_exams(session: Session, user: User, *, now: datetime) -> list[ExamListing]:
+    """The active exams with the learner's eligibility, final exams first, then by topic."""
+    _require_learner(user)
+    definitions = session.scalars(
+        select(ExamDefinition)
+        .outerjoin(Topic, Topic.id == ExamDefinition.topic_id)
+        .where(ExamDefinition.active.is_(True))
+        .order_by(ExamDefinition.kind, Topic.position, ExamDefinition.id)
+    ).all()
+    listings = []
+    for definition in definitions:
+        blueprint = definition.blueprint
+        listings.append(
+            ExamListing(
+                id=definition.id,
+                title_vi=definition.title_vi,
+                title_en=definition.title_en,
+                kind=definition.kind,
+                adaptive=blueprint.get("mode", "adaptive") == "adaptive",
+                time_limit_s=blueprint.get("time_limit_s"),
+                topic_id=definition.topic_id,
+                eligibility=eligibility(session, user.id, definition, now=now),
+            )
+        )
+    return listings
+
+
+def get_definition(session: Session, exam_id: str) -> ExamDefinition:
+    """The active exam definition ``exam_id``.
+
+    Raises
+    ------
+    NotFoundError
+        When there is no such active exam.
+    """
+    definition = session.get(ExamDefinition, exam_id)
+    if definition is None or not definition.active:
+        raise NotFoundError(f"no exam {exam_id!r}", code="exam_not_found")
+    return definition
+
+
+def start_session(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    exam_id: str,
+    *,
+    now: datetime,
+    rng: int | None = None,
+) -> tuple[SessionView, bool]:
+    """Start an exam session, or return the learner's open one.
+
+    Returns the session's view and whether it was created now (201) rather than resumed (200).
+    The start is committed before returning. Two starts at once create one session: a partial
+    unique index allows one open session per learner and exam.
+
+    Raises
+    ------
+    PermissionDeniedError
+        When the learner may not take the exam now (the code says why).
+    """
+    _require_learner(user)
+    for attempt in range(_TRANSACTION_ATTEMPTS):
+        try:
+            _end_open_transaction(session)
+            view, created = _start_once(session, cache, user, exam_id, now=now, rng=rng)
+            session.commit()
+            return view, created
+        except (IntegrityError, OperationalError) as error:
+            session.rollback()
+            if attempt == _TRANSACTION_ATTEMPTS - 1 or not _is_retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    exam_id: str,
+    *,
+    now: datetime,
+    rng: int | None,
+) -> tuple[SessionView, bool]:
+    # one start at a time per learner (and on SQLite: take the write lock before reading)
+    _lock_user(session, user.id)
+    definition = get_definition(session, exam_id)
+    open_session = session.scalar(
+        select(ExamSession)
+        .where(
+            ExamSession.user_id == user.id,
+            ExamSession.exam_id == exam_id,
+            ExamSession.status == SessionStatus.OPEN.value,
+        )
+        .execution_options(populate_existing=True)
+    )
+    if open_session is not None:
+        locked = _lock(session, open_session.id)
+        responses = _responses(session, locked.id)
+        if _past_deadline(locked, now):
+            _finalize_time_limit(session, cache, locked, responses, now=now)
+        else:
+            state = _state(session, cache, locked, responses)
+            return _view(locked, state, cache, session, now=now), False
+    status = eligibility(session, user.id, definition, now=now)
+    if not status.eligible:
+        raise PermissionDeniedError(
+            f"exam {exam_id!r} is not open to this learner now: {status.reason}",
+            code=str(status.reason),
+        )
+    blueprint_document = dict(definition.blueprint)
+    blueprint = cache.blueprint(blueprint_document)
+    pool_items = select_pool_items(session, definition)
+    version = pool_version(pool_items)
+    compiled = cache.pool(session, version, pool_items)
+    excluded = sorted(
+        set(
+            session.scalars(
+                select(ExamResponse.item_id)
+                .join(ExamSession, ExamSession.id == ExamResponse.session_id)
+                .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
+            )
+        )
+    )
+    seed = secrets.randbits(62) if rng is None else int(rng)
+    state = engine.start(compiled.pool, blueprint, seed, excluded_items=excluded)
+    previous = session.scalar(
+        select(ExamSession.attempt)
+        .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
+        .order_by(ExamSession.attempt.desc())
+        .limit(1)
+    )
+    exam_session = ExamSession(
+        user_id=user.id,
+        exam_id=exam_id,
+        attempt=(previous or 0) + 1,
+        status=SessionStatus.OPEN.value,
+        seed=state.session_seed,
+        started_at=now,
+        deadline=(
+            None
+            if blueprint.time_limit_s is None
+            else now + timedelta(seconds=float(blueprint.time_limit_s))
+        ),
+        blueprint=blueprint_document,
+        pool_version=version,
+        pool_items=pool_items,
+        excluded_items=excluded,
+    )
+    session.add(exam_session)
+    session.flush()
+    exam_session.exam = definition
+    return _view(exam_session, state, cache, session, now=now), True
+
+
+# -- reading and answering ----------------------------------------------------------------------
+
+
+def get_session_view(
+    session: Session, cache: PoolCache, user: User, session_id: int, *, now: datetime
+) -> SessionView:
+    """The current state of a session (finalized first when past its time limit)."""
+    for attempt in range(_TRANSACTION_ATTEMPTS):
+        try:
+            _end_open_transaction(session)
+            exam_session = _owned(session, user, session_id)
+            if exam_session.status == SessionStatus.OPEN.value and _past_deadline(
+                exam_session, now
+            ):
+                session.commit()  # the lock must come first in its transaction (SQLite)
+                locked = _lock(session, session_id)
+                responses = _responses(session, session_id)
+                if locked.status == SessionStatus.OPEN.value:
+                    state = _finalize_time_limit(session, cache, locked, responses, now=now)
+                    session.commit()
+                    return _view(locked, state, cache, session, now=now, time_limit=True)
+            responses = _responses(session, session_id)
+            state = _state(session, cache, exam_session, responses)
+            view = _view(exam_session, state, cache, session, now=now)
+            session.commit()
+            return view
+        except (IntegrityError, OperationalError) as error:
+            session.rollback()
+            if attempt == _TRANSACTION_ATTEMPTS - 1 or not _is_retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def submit_answer(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    session_id: int,
+    *,
+    position: Any,
+    item_id: Any,
+    answer: Any,
+    now: datetime,
+) -> SessionView:
+    """Store the answer to the current item and return the next state, in one transaction.
+
+    Parameters
+    ----------
+    position : int
+        1-based position of the item answered (the ``position`` of the last reply).
+    item_id : str
+        The item answered; it must be the current one.
+    answer : str or list of str
+        An option id, a list of option ids (multiple response) or the chosen category's option.
+
+    Raises
+    ------
+    InvalidInputError
+        Malformed position, item id or answer (400).
+    ConflictError
+        Another answer for an answered position, an item or position that is not the current
+        one, or a finished session (409).
+    NotFoundError
+        When the session is not the learner's.
+    """
+    if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+        raise InvalidInputError(
+            f"position must be a positive integer, got {position!r}", code="invalid_position"
+        )
+    if not isinstance(item_id, str) or not item_id:
+        raise InvalidInputError(
+            f"item_id must be an item id, got {item_id!r}", code="invalid_item_id"
+        )
+    for attempt in range(_TRANSACTION_ATTEMPTS):
+        try:
+            _end_open_transaction(session)
+            view = _submit_once(
+                session, cache, user, session_id, position, item_id, answer, now=now
+            )
+            session.commit()
+            return view
+        except (IntegrityError, OperationalError) as error:
+            session.rollback()
+            if attempt == _TRANSACTION_ATTEMPTS - 1 or not _is_retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _submit_once(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    session_id: int,
+    position: int,
+    item_id: str,
+    answer: Any,
+    *,
+    now: datetime,
+) -> SessionView:
+    # lock before reading anything: on SQLite a transaction that read first cannot take the
+    # write lock once another writer has committed
+    exam_session = _lock(session, session_id)
+    if exam_session.user_id != user.id:
+        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+    responses = _responses(session, session_id)
+    n_answered = len(responses)
+    if position <= n_answered:
+        stored = responses[position - 1]
+        if stored.item_id == item_id and _same_answer(stored.answer, answer):
+            # a retry or a double tap: the reply it got then, nothing stored
+            state = _state(session, cache, exam_session, responses[:position])
+            return _view(
+                exam_session,
+                state,
+                cache,
+                session,
+                now=now,
+                feedback_for=stored,
+                at_position=position,
+            )
+        raise ConflictError(
+            f"position {position} of session {session_id} is already answered",
+            code="already_answered",
+        )
+    if exam_session.status != SessionStatus.OPEN.value:
+        raise ConflictError(f"session {session_id} has finished", code="session_finished")
+    if _past_deadline(exam_session, now):
+        state = _finalize_time_limit(session, cache, exam_session, responses, now=now)
+        return _view(exam_session, state, cache, session, now=now, time_limit=True)
+    if position != n_answered + 1:
+        raise ConflictError(
+            f"position {position} is not the current position {n_answered + 1}",
+            code="wrong_position",
+        )
+    state = _state(session, cache, exam_session, responses)
+    if state.finished or state.current_item is None:
+        raise ConflictError(f"session {session_id} has no item to answer", code="session_finished")
+    if item_id != state.current_item:
+        raise ConflictError(
+            f"item {item_id!r} is not the current item of position {position}",
+            code="wrong_item",
+        )
+    compiled = _compiled(session, cache, exam_session)
+    content = compiled.items[item_id]
+    try:
+        score = score_answer(content, answer)
+    except MalformedAnswerError as error:
+        raise InvalidInputError(str(error), code="invalid_answer") from None
+    is_pretest = state.current_is_pretest
+    response = ExamResponse(
+        session_id=session_id,
+        position=position,
+        item_id=item_id,
+        item_version_id=content.version_id,
+        answer=answer,
+        score=score,
+        pretest=is_pretest,
+        answered_at=now,
+    )
+    session.add(response)
+    session.flush()  # a concurrent twin fails here on UNIQUE(session_id, position)
+    record_administration(session, [content.version_id])
+    next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
+    if next_state.finished:
+        _finalize(session, exam_session, next_state, [*responses, response], now=now)
+    return _view(
+        exam_session,
+        next_state,
+        cache,
+        session,
+        now=now,
+        feedback_for=response,
+        at_position=position,
+    )
+
+
+def session_result(
+    session: Session, cache: PoolCache, user: User, session_id: int, *, now: datetime
+) -> ResultView:
+    """The result of a finished session of the learner.
+
+    Raises
+    ------
+    ConflictError
+        When the session is still open.
+    """
+    view = get_session_view(session, cache, user, session_id, now=now)
+    if not view.finished or view.result is None:
+        raise ConflictError(f"session {session_id} has not finished", code="session_open")
+    return view.result
+
+
+def attempt_history(session: Session, user: User, exam_id: str) -> list[AttemptRow]:
+    """The learner's attempts at ``exam_id``, most recent first."""
+    rows = session.scalars(
+        select(ExamSession)
+        .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
+        .order_by(ExamSession.attempt.desc())
+    ).all()
+    return [
+        AttemptRow(
+            row.id,
+            row.attempt,
+            row.status,
+            row.started_at,
+            row.finished_at,
+            row.scale_score,
+            row.passed,
+        )
+        for row in rows
+    ]
+
+
+# -- time limits --------------------------------------------------------------------------------
+
+
+def sweep_expired(session: Session, cache: PoolCache, *, now: datetime) -> list[int]:
+    """Finalize every open session past its deadline, each in its own transaction.
+
+    Returns the ids of the sessions finalized now.
+    """
+    _end_open_transaction(session)
+    candidates = list(
+        session.scalars(
+            select(ExamSession.id)
+            .where(
+                ExamSession.status == SessionStatus.OPEN.value,
+                ExamSession.deadline.is_not(None),
+                ExamSession.deadline <= now,
+            )
+            .order_by(ExamSession.id)
+        )
+    )
+    session.commit()
+    finalized = []
+    for session_id in candidates:
+        exam_session = _lock(session, session_id)
+        if exam_session.status == SessionStatus.OPEN.value and _past_deadline(exam_session, now):
+            _finalize_time_limit(
+                session, cache, exam_session, _responses(session, session_id), now=now
+            )
+            finalized.append(session_id)
+        session.commit()
+    return finalized
+
+
+# -- rescoring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RescoreReport:
+    """The stored result of a session next to the one recomputed from its stored data."""
+
+    session_id: int
+    stored: dict[str, Any] | None
+    recomputed: dict[str, Any]
+    rescored_answers: tuple[tuple[int, int, int], ...]
+
+    @property
+    def identical(self) -> bool:
+        """Whether the recomputed result equals the stored one exactly, and every stored
+        answer still scores as stored."""
+        return self.stored == self.recomputed and not self.rescored_answers
+
+
+def rescore_session(session: Session, session_id: int) -> RescoreReport:
+    """Recompute a finished session's result from its stored rows only.
+
+    The pool is rebuilt from the session's item versions and parameter estimates (no cache),
+    the blueprint from its snapshot, the state by replaying the stored responses with the
+    session's seed. ``rescored_answers`` lists ``(position, stored, recomputed)`` for answers
+    whose stored score differs from scoring the stored answer against its item version.
+    """
+    from exam.blueprint import Blueprint
+    from item_bank.models import ItemVersion
+    from webapp.exams.pools import load_pool
+
+    exam_session = session.get(ExamSession, session_id)
+    if exam_session is None:
+        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+    if exam_session.status != SessionStatus.FINISHED.value:
+        raise ConflictError(f"session {session_id} has not finished", code="session_open")
+    compiled = load_pool(session, exam_session.pool_items)
+    blueprint = Blueprint.from_dict(exam_session.blueprint)
+    responses = _responses(session, session_id)
+    try:
+        state = engine.replay(
+            compiled.pool,
+            blueprint,
+            exam_session.seed,
+            _engine_responses(exam_session, responses),
+            excluded_items=exam_session.excluded_items or (),
+        )
+    except ReplayMismatchError as error:
+        # stored data that no longer lead the engine along the stored path (edited rows)
+        recomputed: dict[str, Any] = {"error": str(error)}
+    else:
+        if not state.finished:
+            state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
+        assert state.result is not None
+        recomputed = state.result.to_dict()
+    differing = []
+    for response in responses:
+        version = session.get(ItemVersion, response.item_version_id)
+        assert version is not None
+        rescored = score_answer(version, response.answer)
+        if rescored != response.score:
+            differing.append((response.position, response.score, rescored))
+    return RescoreReport(session_id, exam_session.result, recomputed, tuple(differing))
+
+
+# -- internals ----------------------------------------------------------------------------------
+
+
+def _end_open_transaction(session: Session) -> None:
+    # Start the answer's transaction afresh: on SQLite a transaction that has read (the login
+    # or token lookup) cannot take the write lock after another writer committed.
+    if session.in_transaction():
+        session.commit()
+
+
+def _is_retryable(error: Exception) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    message = str(error).lower()
+    return "database is locked" in message or "deadlock" in message or "busy" in message
+
+
+def _owned(session: Session, user: User, session_id: int) -> ExamSession:
+    exam_session = session.get(ExamSession, session_id, populate_existing=True)
+    # another learner's session does not exist for this one (no probing of ids)
+    if exam_session is None or exam_session.user_id != user.id:
+        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+    return exam_session
+
+
+def _lock(session: Session, session_id: int) -> ExamSession:
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        # a write first: takes SQLite's one write lock before anything is read
+        session.execute(
+            update(ExamSession).where(ExamSession.id == session_id).values(seed=ExamSession.seed)
+        )
+        query = select(ExamSession).where(ExamSession.id == session_id)
+    else:
+        query = select(ExamSession).where(ExamSession.id == session_id).with_for_update()
+    exam_session = session.scalar(query.execution_options(populate_existing=True))
+    if exam_session is None:
+        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+    return exam_session
+
+
+def _lock_user(session: Session, user_id: int) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(User).where(User.id == user_id).values(id=User.id))
+    else:
+        session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _responses(session: Session, session_id: int) -> list[ExamResponse]:
+    return list(
+        session.scalars(
+            select(ExamResponse)
+            .where(ExamResponse.session_id == session_id)
+            .order_by(ExamResponse.position)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _past_deadline(exam_session: ExamSession, now: datetime) -> bool:
+    return exam_session.deadline is not None and now >= exam_session.deadline
+
+
+def _elapsed(exam_session: ExamSession, at: datetime) -> float:
+    return (at - exam_session.started_at).total_seconds()
+
+
+def _engine_responses(
+    exam_session: ExamSession, responses: Sequence[ExamResponse]
+) -> list[Response]:
+    return [
+        Response(r.item_id, r.score, r.pretest, _elapsed(exam_session, r.answered_at))
+        for r in responses
+    ]
+
+
+def _compiled(session: Session, cache: PoolCache, exam_session: ExamSession) -> CompiledPool:
+    return cache.pool(session, exam_session.pool_version, exam_session.pool_items)
+
+
+def _state(
+    session: Session,
+    cache: PoolCache,
+    exam_session: ExamSession,
+    responses: Sequence[ExamResponse],
+) -> ExamState:
+    compiled = _compiled(session, cache, exam_session)
+    blueprint = cache.blueprint(exam_session.blueprint)
+    state = engine.replay(
+        compiled.pool,
+        blueprint,
+        exam_session.seed,
+        _engine_responses(exam_session, responses),
+        excluded_items=exam_session.excluded_items or (),
+    )
+    if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
+        state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
+    return state
+
+
+def _same_answer(stored: Any, given: Any) -> bool:
+    if isinstance(stored, list) and isinstance(given, list | tuple):
+        try:
+            return sorted(stored) == sorted(given)
+        except TypeError:
+            return False
+    return stored == given
+
+
+def _finalize(
+    session: Session,
+    exam_session: ExamSession,
+    state: ExamState,
+    responses: Sequence[ExamResponse],
+    *,
+    now: datetime,
+) -> None:
+    result = state.result
+    assert result is not None
+    exam_session.status = SessionStatus.FINISHED.value
+    exam_session.end_reason = state.stop_reason
+    exam_session.finished_at = now
+    exam_session.theta = result.theta
+    exam_session.se = result.se
+    exam_session.scale_score = result.scale_score
+    exam_session.passed = result.passed
+    exam_session.result = result.to_dict()
+    session.flush()
+    definition = session.get(ExamDefinition, exam_session.exam_id)
+    assert definition is not None
+    if definition.kind == ExamKind.FINAL and result.passed:
+        issue_certificate(session, exam_session, now=now)
+    elif definition.kind == ExamKind.TOPIC_QUIZ and definition.topic_id is not None:
+        scored = [r for r in responses if not r.pretest]
+        record_quiz_result(
+            session,
+            exam_session.user_id,
+            definition.topic_id,
+            n_correct=sum(1 for r in scored if r.score > 0),
+            n_items=len(scored),
+            now=now,
+        )
+
+
+def _finalize_time_limit(
+    session: Session,
+    cache: PoolCache,
+    exam_session: ExamSession,
+    responses: Sequence[ExamResponse],
+    *,
+    now: datetime,
+) -> ExamState:
+    state = _state(session, cache, exam_session, responses)
+    if not state.finished:
+        state = engine.finish(state, StopReason.TIME_LIMIT)
+    _finalize(session, exam_session, state, responses, now=now)
+    return state
+
+
+def _view(
+    exam_session: ExamSession,
+    state: ExamState,
+    cache: PoolCache,
+    session: Session,
+    *,
+    now: datetime,
+    feedback_for: ExamResponse | None = None,
+    at_position: int | None = None,
+    time_limit: bool = False,
+) -> SessionView:
+    compiled = _compiled(session, cache, exam_session)
+    definition = session.get(ExamDefinition, exam_session.exam_id)
+    assert definition is not None
+    blueprint = cache.blueprint(exam_session.blueprint)
+    finished = state.finished
+    item = None
+    if not finished and state.current_item is not None:
+        item = compiled.items[state.current_item].learner_payload()
+    time_left = None
+    if exam_session.deadline is not None:
+        time_left = max(int((exam_session.deadline - now).total_seconds()), 0)
+    feedback = None
+    if feedback_for is not None and definition.kind == ExamKind.TOPIC_QUIZ:
+        content = compiled.items[feedback_for.item_id]
+        max_score = (
+            int(compiled.pool.parameters.n_categories[compiled.pool.index_of(feedback_for.item_id)])
+            - 1
+        )
+        feedback = Feedback(
+            position=feedback_for.position,
+            item_id=feedback_for.item_id,
+            correct=feedback_for.score >= max_score,
+            score=feedback_for.score,
+            max_score=max_score,
+            explanation_vi=content.explanation_vi,
+            explanation_en=content.explanation_en,
+        )
+    result = None
+    if finished:
+        result = _result_view(session, exam_session, definition, state)
+    # a replay for an earlier position reflects the state then, not the stored status now
+    status = SessionStatus.FINISHED.value if finished else SessionStatus.OPEN.value
+    return SessionView(
+        session_id=exam_session.id,
+        exam_id=exam_session.exam_id,
+        kind=definition.kind,
+        status=status,
+        position=state.position + 1,
+        n_answered=state.position,
+        max_items=blueprint.length.max + blueprint.pretest_items,
+        time_left_s=time_left,
+        deadline=exam_session.deadline,
+        item=item,
+        feedback=feedback,
+        stop_reason=state.stop_reason if finished else None,
+        result=result,
+        time_limit_reached=time_limit or state.stop_reason == StopReason.TIME_LIMIT,
+    )
+
+
+def _result_view(
+    session: Session, exam_session: ExamSession, definition: ExamDefinition, state: ExamState
+) -> ResultView:
+    result = state.result
+    assert result is not None
+    course = session.get(Course, definition.course_id)
+    assert course is not None
+    topics_of_domain: dict[str, list[tuple[str, str, str | None]]] = {}
+    for topic in course.topics:
+        for domain in {domain_of(tag) for tag in topic.competency_tags}:
+            topics_of_domain.setdefault(domain, []).append(
+                (topic.id, topic.title_vi, topic.title_en)
+            )
+    domain_tags = [domain.domain for domain in result.domains]
+    names = {
+        row.tag: (row.name_vi, row.name_en)
+        for row in session.scalars(
+            select(CompetencyCode).where(CompetencyCode.tag.in_(domain_tags))
+        )
+    }
+    reference = result.cut_score if result.cut_score is not None else result.scale_score
+    competencies = []
+    for domain in result.domains:
+        if domain.n_items == 0:
+            level = "not_assessed"
+        elif domain.scale_score - domain.scale_se >= reference:
+            level = "strength"
+        elif domain.scale_score < reference:
+            level = "study"
+        else:
+            level = "near"
+        name_vi, name_en = names.get(domain.domain, (domain.domain, None))
+        competencies.append(
+            CompetencyView(
+                domain=domain.domain,
+                name_vi=name_vi or domain.domain,
+                name_en=name_en,
+                n_items=domain.n_items,
+                scale_score=domain.scale_score,
+                scale_se=domain.scale_se,
+                level=level,
+                topics=tuple(topics_of_domain.get(domain.domain, ())),
+            )
+        )
+    code = session.scalar(select(Certificate.code).where(Certificate.session_id == exam_session.id))
+    scored = [s for s, p in zip(state.scores, state.pretest_flags, strict=True) if not p]
+    return ResultView(
+        session_id=exam_session.id,
+        exam_id=exam_session.exam_id,
+        kind=definition.kind,
+        theta=result.theta,
+        se=result.se,
+        scale_score=result.scale_score,
+        scale_se=result.scale_se,
+        passed=result.passed,
+        cut_score=result.cut_score,
+        n_scored=result.n_scored,
+        n_correct=sum(1 for s in scored if s > 0),
+        stop_reason=result.stop_reason,
+        finished_at=exam_session.finished_at,
+        competencies=tuple(competencies),
+        certificate_code=code,
+    )
