@@ -93,6 +93,8 @@ class LengthRule:
 class SelectionRule:
     """Item-selection criterion and start.
 
+    The first item is chosen at ``start_theta``, or at an ability drawn uniformly from
+    ``start_theta +- start_spread`` per exam (so that not every exam begins with one item).
     ``kl_window`` is the constant ``c`` of the Kullback-Leibler interval
     ``theta_hat +- c / sqrt(n)`` (Chang & Ying 1996).
     """
@@ -100,6 +102,7 @@ class SelectionRule:
     rule: SelectionRuleName = SelectionRuleName.MFI
     target: SelectionTarget = SelectionTarget.ESTIMATE
     start_theta: float = 0.0
+    start_spread: float = 0.0
     kl_window: float = 3.0
 
 
@@ -310,6 +313,7 @@ class Blueprint:
             rule=selection_reader.enum("rule", SelectionRuleName, SelectionRuleName.MFI),
             target=selection_reader.enum("target", SelectionTarget, SelectionTarget.ESTIMATE),
             start_theta=selection_reader.number("start_theta", 0.0, low=-6.0, high=6.0),
+            start_spread=selection_reader.number("start_spread", 0.0, low=0.0, high=3.0),
             kl_window=selection_reader.number("kl_window", 3.0, low=0.0, low_open=True),
         )
         selection_reader.finish()
@@ -429,6 +433,7 @@ class Blueprint:
                 "rule": str(self.selection.rule),
                 "target": str(self.selection.target),
                 "start_theta": self.selection.start_theta,
+                "start_spread": self.selection.start_spread,
                 "kl_window": self.selection.kl_window,
             },
             "estimation": {

@@ -186,13 +186,28 @@ def define_exam(pool: ItemPool, blueprint: Blueprint) -> ExamDefinition:
 
 
 def selection_thetas(
-    definition: ExamDefinition, theta: npt.NDArray[np.float64], n_scored: npt.NDArray[np.int64]
+    definition: ExamDefinition,
+    theta: npt.NDArray[np.float64],
+    n_scored: npt.NDArray[np.int64],
+    start_theta: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Ability at which each examinee's next item is chosen: the start, the estimate or the cut."""
     blueprint = definition.blueprint
     if blueprint.selection.target is SelectionTarget.CUT:
         return np.full(theta.shape, float(blueprint.cut_theta))
-    return np.where(n_scored == 0, blueprint.selection.start_theta, theta)
+    start = blueprint.selection.start_theta if start_theta is None else start_theta
+    return np.where(n_scored == 0, start, theta)
+
+
+def draw_start_thetas(
+    blueprint: Blueprint, n_examinees: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Start abilities: ``start_theta`` plus a uniform draw within ``+- start_spread``."""
+    spread = blueprint.selection.start_spread
+    centre = blueprint.selection.start_theta
+    if spread == 0:
+        return np.full(n_examinees, centre)
+    return centre + rng.uniform(-spread, spread, n_examinees)
 
 
 def select_scored(
@@ -204,6 +219,7 @@ def select_scored(
     counts: npt.NDArray[np.int64],
     rng: np.random.Generator,
     form_rank: npt.NDArray[np.float64] | None = None,
+    start_theta: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp] | None, npt.NDArray[np.bool_] | None]:
     """Choose the next scored item of every examinee (rows), -1 where none is left.
 
@@ -217,14 +233,15 @@ def select_scored(
     method = blueprint.exposure.method
     if definition.is_fixed:
         rank = definition.form_rank if form_rank is None else form_rank
-        criterion = np.broadcast_to(1.0 / (1.0 + rank), available.shape)
+        criterion = np.repeat((1.0 / (1.0 + rank))[None, :], available.shape[0], axis=0)
     elif method is ExposureMethod.A_STRATIFIED:
         distance = np.abs(pool.mean_difficulty[None, :] - selection_thetas(
-            definition, theta, n_scored)[:, None])
+            definition, theta, n_scored, start_theta)[:, None])
         criterion = 1.0 / (1.0 + distance)
     else:
         criterion = definition.selector.criterion(
-            pool, selection_thetas(definition, theta, n_scored), log_posterior, n_scored
+            pool, selection_thetas(definition, theta, n_scored, start_theta), log_posterior,
+            n_scored,
         )
     eligible = available
     content = definition.content
@@ -246,7 +263,8 @@ def select_scored(
         stage = stage_of(n_scored, blueprint.exposure.strata, blueprint.length.max)
         in_stage = eligible & (definition.strata[None, :] == stage[:, None])
         eligible = np.where(in_stage.any(axis=1)[:, None], in_stage, eligible)
-    scores = np.where(eligible, criterion, -np.inf)
+    scores = criterion  # a new array, so marking the ineligible items in place is safe
+    np.copyto(scores, -np.inf, where=~eligible)
     if definition.is_fixed or method in (ExposureMethod.NONE, ExposureMethod.A_STRATIFIED):
         return pick_best(scores), None, None
     if method is ExposureMethod.RANDOMESQUE:
@@ -376,6 +394,7 @@ def _begin(definition: ExamDefinition, session_seed: int, excluded: tuple[str, .
         shuffled = np.full(pool.n_items, np.inf)
         shuffled[members] = generator.permutation(members.size)
         form_rank = _frozen(shuffled)
+    start_theta = float(draw_start_thetas(blueprint, 1, generator)[0])
     theta, se = posterior_estimates(definition.log_prior[None, :], pool.posterior_grid.nodes,
                                     str(blueprint.estimation.interim))
     state = ExamState(
@@ -396,6 +415,7 @@ def _begin(definition: ExamDefinition, session_seed: int, excluded: tuple[str, .
         form_rank=form_rank,
         theta=float(theta[0]),
         se=float(se[0]),
+        start_theta=start_theta,
     )
     return _advance(state, blocked.copy())
 
@@ -445,6 +465,7 @@ def _advance(state: ExamState, blocked: np.ndarray) -> ExamState:
             state.content_counts[None, :],
             generator,
             state.form_rank,
+            np.array([state.start_theta]),
         )
         chosen = int(items[0])
         if rejected is not None:

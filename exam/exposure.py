@@ -8,6 +8,7 @@ maximum exposure rate by iterative simulation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from exam.pool import ItemPool
 
 #: Candidates examined per examinee by Sympson-Hetter before the last one is taken regardless.
 SYMPSON_HETTER_CANDIDATES = 32
+_AIM_MARGIN = 0.03
 
 
 def pick_best(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
@@ -26,26 +28,60 @@ def pick_best(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
     return np.where(finite, best, -1)
 
 
-def _top(scores: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.intp]:
-    """The ``k`` highest-scoring columns per row, best first."""
-    k = min(k, scores.shape[1])
-    if k < scores.shape[1]:
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
+def _best_in_turn(
+    scores: npt.NDArray[np.float64], accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    n_candidates: int,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Offer each row's items in order of score until ``accept(rows, items)`` says yes.
+
+    Returns the chosen item per row (-1 if none is eligible), and the candidates offered, with
+    which of them were passed over, as arrays of shape (n_rows, n_candidates). After
+    ``n_candidates`` refusals the last offered item is taken. One argmax per round over the rows
+    still undecided, so the cost is that of a few argmax passes, never a full sort.
+    """
+    n_rows = scores.shape[0]
+    working = scores.copy()
+    chosen = np.full(n_rows, -1, dtype=np.intp)
+    candidates = np.full((n_rows, n_candidates), -1, dtype=np.intp)
+    passed_over = np.zeros((n_rows, n_candidates), dtype=bool)
+    undecided = np.arange(n_rows)
+    for round_number in range(n_candidates):
+        best = np.argmax(working[undecided], axis=1)
+        valid = np.isfinite(working[undecided, best])
+        undecided, best = undecided[valid], best[valid]
+        if undecided.size == 0:
+            break
+        candidates[undecided, round_number] = best
+        chosen[undecided] = best
+        if round_number == n_candidates - 1:
+            break
+        taken = accept(undecided, best)
+        refused = ~taken
+        passed_over[undecided[refused], round_number] = True
+        working[undecided[refused], best[refused]] = -np.inf
+        undecided = undecided[refused]
+        if undecided.size == 0:
+            break
+    return chosen, candidates, passed_over
 
 
 def pick_randomesque(
     scores: npt.NDArray[np.float64], k: int, rng: np.random.Generator
 ) -> npt.NDArray[np.intp]:
     """One of the ``k`` best eligible items at random (Kingsbury & Zara 1989); -1 if none."""
-    top = _top(scores, k)
-    valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
+    n_rows = scores.shape[0]
+    k = max(1, min(int(k), scores.shape[1]))
+    working = scores.copy()
+    top = np.full((n_rows, k), -1, dtype=np.intp)
+    valid = np.zeros((n_rows, k), dtype=bool)
+    rows = np.arange(n_rows)
+    for column in range(k):
+        best = np.argmax(working, axis=1)
+        valid[:, column] = np.isfinite(working[rows, best])
+        top[:, column] = best
+        working[rows, best] = -np.inf
     draws = np.where(valid, rng.random(top.shape), -1.0)
-    column = np.argmax(draws, axis=1)
-    chosen = top[np.arange(top.shape[0]), column]
+    chosen = top[rows, np.argmax(draws, axis=1)]
     return np.where(valid.any(axis=1), chosen, -1)
 
 
@@ -58,28 +94,27 @@ def pick_sympson_hetter(
     """Sympson-Hetter (1985) probabilistic filter over the items in order of the criterion.
 
     The best item is administered with probability :math:`k_j`; when it is passed over, it is
-    removed for this examinee and the next is tried. When every one of the ``n_candidates``
-    best is passed over, the last of them is given.
+    removed for this examinee and the next is tried. When ``n_candidates`` have been passed
+    over, the next is given regardless.
 
     Returns
     -------
     chosen : ndarray of int, shape (n_examinees,)
         Administered item per row, -1 where no item is eligible.
     candidates : ndarray of int, shape (n_examinees, n_candidates)
-        The candidates in order.
+        The items offered in order (-1 where none).
     rejected : ndarray of bool, same shape
         Candidates selected and passed over (to be removed for the rest of the exam).
     """
-    top = _top(scores, n_candidates)
-    valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
-    accept = valid & (rng.random(top.shape) < exposure_parameters[top])
-    n_valid = valid.sum(axis=1)
-    any_accept = accept.any(axis=1)
-    first = np.where(any_accept, np.argmax(accept, axis=1), np.maximum(n_valid - 1, 0))
-    rows = np.arange(top.shape[0])
-    chosen = np.where(n_valid > 0, top[rows, first], -1)
-    rejected = valid & (np.arange(top.shape[1])[None, :] < first[:, None])
-    return chosen, top, rejected
+    uniforms = rng.random((scores.shape[0], n_candidates))
+    turn = {"round": 0}
+
+    def accept(rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        column = turn["round"]
+        turn["round"] += 1
+        return uniforms[rows, column] < exposure_parameters[items]
+
+    return _best_in_turn(scores, accept, n_candidates)
 
 
 def a_strata(pool: ItemPool, n_strata: int) -> npt.NDArray[np.intp]:
@@ -142,7 +177,7 @@ def compute_sympson_hetter(
     *,
     n_examinees: int = 2000,
     n_iterations: int = 12,
-    tolerance: float = 0.01,
+    tolerance: float = 0.0,
     rng: np.random.Generator | int | None = None,
 ) -> SympsonHetterResult:
     """Sympson-Hetter exposure parameters for a target maximum exposure rate.
@@ -153,8 +188,9 @@ def compute_sympson_hetter(
               \\end{cases}
 
     where :math:`P(S_j)` is the rate at which item j is selected (administered or passed over)
-    and r the target (Sympson & Hetter 1985). It stops once the administration rate of every
-    item is within ``target + tolerance`` in two iterations running.
+    and r the target, less a 3% margin for sampling noise (Sympson & Hetter 1985). It stops
+    once the administration rate of every item is within ``target + tolerance`` in two
+    iterations running, and returns the parameters of the iteration with the lowest maximum.
 
     Parameters
     ----------
@@ -184,8 +220,12 @@ def compute_sympson_hetter(
         exposure=replace(blueprint.exposure, method=ExposureMethod.SYMPSON_HETTER,
                          target_rate=rate),
     )
+    # Aim a little below the target, so that a fresh simulation's sampling noise (about
+    # sqrt(r (1 - r) / n) per item) stays within it.
+    aim = rate * (1.0 - _AIM_MARGIN)
     parameters = np.ones(pool.n_items)
     history: list[float] = []
+    best_parameters, best_max = parameters, np.inf
     within = 0
     for _ in range(int(n_iterations)):
         current = pool.with_exposure_parameters(parameters)
@@ -193,15 +233,17 @@ def compute_sympson_hetter(
         selection_rate = result.selection_counts / result.n_examinees
         exposure_rate = result.exposure_counts / result.n_examinees
         history.append(float(exposure_rate.max()))
+        if history[-1] <= best_max:
+            best_parameters, best_max = parameters, history[-1]
         within = within + 1 if history[-1] <= rate + tolerance else 0
         if within >= 2:
             break
         parameters = np.where(
-            selection_rate > rate, rate / np.maximum(selection_rate, 1e-12), 1.0
+            selection_rate > aim, aim / np.maximum(selection_rate, 1e-12), 1.0
         )
     return SympsonHetterResult(
-        exposure_parameters=np.asarray(current.exposure_parameters, dtype=float).copy(),
-        max_exposure=history[-1],
+        exposure_parameters=np.asarray(best_parameters, dtype=float).copy(),
+        max_exposure=float(best_max),
         history=tuple(history),
-        converged=within >= 1,
+        converged=bool(best_max <= rate + tolerance),
     )

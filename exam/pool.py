@@ -330,15 +330,14 @@ def _flags(ids: tuple[str, ...], values: npt.ArrayLike | None) -> npt.NDArray[np
     if values is None:
         flags = np.zeros(len(ids), dtype=bool)
     else:
-        raw = np.asarray(values)
-        if raw.shape != (len(ids),):
-            raise PoolError(f"shape {raw.shape} for {len(ids)} items", field="is_pretest")
-        if raw.dtype != bool:
-            bad = [i for i, v in enumerate(raw.tolist()) if v not in (0, 1, True, False)]
-            if bad:
-                raise PoolError(f"must be true or false, got {raw[bad[0]]!r}",
-                                item_id=ids[bad[0]], field="is_pretest")
-        flags = raw.astype(bool)
+        entries = list(np.asarray(values, dtype=object).reshape(-1)) if np.ndim(values) else []
+        if np.ndim(values) != 1 or len(entries) != len(ids):
+            raise PoolError(f"{len(entries)} values for {len(ids)} items", field="is_pretest")
+        for item_id, value in zip(ids, entries, strict=True):
+            if not isinstance(value, bool | np.bool_) and value not in (0, 1):
+                raise PoolError(f"must be true or false, got {value!r}", item_id=item_id,
+                                field="is_pretest")
+        flags = np.array([bool(value) for value in entries], dtype=bool)
     flags.flags.writeable = False
     return flags
 

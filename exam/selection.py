@@ -39,11 +39,18 @@ def interpolation_weights(
 def interpolate_rows(
     table: npt.NDArray[np.float64], nodes: npt.NDArray[np.float64], theta: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
-    """Rows of ``table`` (tabulated at ``nodes`` along axis 0) interpolated at each ``theta``."""
+    """Rows of ``table`` (tabulated at ``nodes`` along axis 0) interpolated at each ``theta``.
+
+    Returns a new array of shape ``(len(theta),) + table.shape[1:]``.
+    """
     lower, weight = interpolation_weights(nodes, theta)
     shape = (-1,) + (1,) * (table.ndim - 1)
-    weight = weight.reshape(shape)
-    return table[lower] * (1.0 - weight) + table[lower + 1] * weight
+    low = np.take(table, lower, axis=0)
+    result = np.take(table, lower + 1, axis=0)
+    result -= low
+    result *= weight.reshape(shape)
+    result += low
+    return result
 
 
 class Selector(Protocol):
@@ -58,7 +65,10 @@ class Selector(Protocol):
         log_posterior: npt.NDArray[np.float64],
         n_scored: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float64]:
-        """Non-negative criterion of every item, shape (n_examinees, n_items); larger is better."""
+        """Non-negative criterion of every item, shape (n_examinees, n_items); larger is better.
+
+        Always a new array (the engine marks ineligible items in it in place).
+        """
         ...
 
 

@@ -26,6 +26,7 @@ from exam.engine import (
     ExamDefinition,
     block_items,
     define_exam,
+    draw_start_thetas,
     select_pretest,
     select_scored,
     stop_codes,
@@ -37,6 +38,7 @@ from exam.stopping import StopReason
 #: Edges of the ability bins of the conditional statistics.
 THETA_BIN_EDGES = (-np.inf, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, np.inf)
 _SCORING_CHUNK = 1000
+_CHUNK_ELEMENTS = 1 << 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,6 +314,7 @@ def simulate(
     if definition.is_fixed and blueprint.shuffle_form:
         raise ValueError("a shuffled fixed form cannot be simulated; simulate it unshuffled")
 
+    start_theta = draw_start_thetas(blueprint, n, generator)
     log_posterior = np.repeat(definition.log_prior[None, :], n, axis=0)
     sprt_ll = np.zeros((n, 2))
     counts = np.zeros((n, definition.n_constraint_columns), dtype=np.int64)
@@ -346,16 +349,22 @@ def simulate(
         need = chosen < 0
         if need.any():
             scored_rows = rows[need]
-            picked, candidates, rejected = select_scored(
-                definition, theta[scored_rows], log_posterior[scored_rows], n_scored[scored_rows],
-                blocked[scored_rows], counts[scored_rows], generator, form_rank,
-            )
+            picked = np.empty(scored_rows.size, dtype=np.intp)
+            # Rows in chunks small enough for the criterion matrix to stay in cache.
+            chunk = max(8, _CHUNK_ELEMENTS // pool.n_items)
+            for start in range(0, scored_rows.size, chunk):
+                part = scored_rows[start:start + chunk]
+                part_picked, candidates, rejected = select_scored(
+                    definition, theta[part], log_posterior[part], n_scored[part], blocked[part],
+                    counts[part], generator, form_rank, start_theta[part],
+                )
+                picked[start:start + chunk] = part_picked
+                if rejected is not None:
+                    over_rows, over_columns = np.nonzero(rejected)
+                    passed_over = candidates[over_rows, over_columns]
+                    blocked[part[over_rows], passed_over] = True
+                    selection_counts += np.bincount(passed_over, minlength=pool.n_items)
             chosen[need] = picked
-            if rejected is not None:
-                passed_over_rows, passed_over_columns = np.nonzero(rejected)
-                passed_over = candidates[passed_over_rows, passed_over_columns]
-                blocked[scored_rows[passed_over_rows], passed_over] = True
-                selection_counts += np.bincount(passed_over, minlength=pool.n_items)
         exhausted = chosen < 0
         if exhausted.any():
             active[rows[exhausted]] = False

@@ -68,6 +68,8 @@ class ExamState:
         Order of a fixed form (shuffled per exam when the blueprint says so).
     theta, se : float
         Interim estimate and standard error.
+    start_theta : float
+        Ability at which the first item was chosen.
     decision : int
         +1 pass, -1 fail, 0 undecided by the classification rule so far.
     finished : bool
@@ -92,6 +94,7 @@ class ExamState:
     form_rank: npt.NDArray[np.float64] | None
     theta: float
     se: float
+    start_theta: float = 0.0
     decision: int = 0
     finished: bool = False
     stop_reason: str | None = None
@@ -149,7 +152,7 @@ class ExamState:
         if blueprint.selection.target == "cut" and blueprint.cut_theta is not None:
             return blueprint.cut_theta
         if self.n_scored == 0:
-            return blueprint.selection.start_theta
+            return self.start_theta
         return self.theta
 
     def eligible_mask(self) -> npt.NDArray[np.bool_]:
