@@ -3,7 +3,7 @@ browser's Accept-Language, and Vietnamese by default."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from flask_login import current_user
 
 LANGUAGE_COOKIE = "sathach_lang"
@@ -15,7 +15,10 @@ def supported_languages() -> list[str]:
 
 
 def select_locale() -> str:
-    """The locale of this request (Flask-Babel's locale selector)."""
+    """The locale of this request (Flask-Babel's locale selector); outside a request (command
+    line, tests of services) the default, Vietnamese."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = supported_languages()
     for candidate in (request.args.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if candidate in languages:
