@@ -37,6 +37,7 @@ from item_bank.interchange import (
     import_documents,
     validate_documents,
 )
+from item_bank.item_pool import BankPool, build_item_pool
 from item_bank.items import (
     ALLOWED_TRANSITIONS,
     content_problems,
@@ -81,6 +82,7 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "BankDocument",
     "BankFileError",
+    "BankPool",
     "BankStatistics",
     "Base",
     "CalibrationRun",
@@ -116,6 +118,7 @@ __all__ = [
     "active_estimates",
     "add_estimate",
     "bank_statistics",
+    "build_item_pool",
     "configured_database_url",
     "content_problems",
     "course_completion",
