@@ -37,6 +37,8 @@ def default_config() -> dict[str, Any]:
         "PASSWORD_MIN_LENGTH": DEFAULT_MIN_LENGTH,
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        # the platform catalogue, then the exam-delivery one (webapp/exams/translations)
+        "BABEL_TRANSLATION_DIRECTORIES": "translations;exams/translations",
         "LANGUAGES": ["vi", "en"],
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # CSRF tokens last as long as the login session, not Flask-WTF's default hour: an exam
@@ -55,3 +57,28 @@ DURATION_KEYS = (
     "LOGIN_FAILURE_WINDOW",
     "PERMANENT_SESSION_LIFETIME",
 )
+
+
+def check_production_config(config: Any) -> None:
+    """Refuse to serve without a real secret key (``SATHACH_SECRET_KEY``).
+
+    Raises
+    ------
+    ConfigurationError
+        The key is missing or shorter than :data:`MIN_SECRET_KEY_LENGTH` characters.
+    """
+    from webapp.exceptions import ConfigurationError
+
+    secret = config.get("SECRET_KEY")
+    hint = 'python -c "import secrets; print(secrets.token_hex(32))"'
+    if not secret:
+        raise ConfigurationError(
+            "Chưa cấu hình khoá bí mật: đặt biến môi trường SATHACH_SECRET_KEY. / "
+            f"No secret key configured: set SATHACH_SECRET_KEY (e.g. from {hint})."
+        )
+    if len(str(secret)) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"SATHACH_SECRET_KEY quá ngắn ({len(str(secret))} ký tự, cần ít nhất "
+            f"{MIN_SECRET_KEY_LENGTH}). / SATHACH_SECRET_KEY is too short "
+            f"({len(str(secret))} characters, at least {MIN_SECRET_KEY_LENGTH}; try {hint})."
+        )
