@@ -21,7 +21,9 @@ def default_config() -> dict[str, Any]:
         "SECRET_KEY": None,
         "DATABASE_URL": None,
         "DATABASE_ENGINE_OPTIONS": {},
+        # Login-failure counters go to Redis when set (e.g. redis://127.0.0.1:6379/0).
         "REDIS_URL": None,
+        "REDIS_KEY_PREFIX": "sathach:",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
         "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
         "SESSION_COOKIE_NAME": "sathach_session",

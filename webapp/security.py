@@ -90,7 +90,8 @@ def failure_counter() -> FailureCounter:
         import redis
 
         client = current_app.extensions["sathach.redis"] = redis.Redis.from_url(url)
-    return RedisFailureCounter(client)
+    prefix = current_app.config.get("REDIS_KEY_PREFIX") or "sathach:"
+    return RedisFailureCounter(client, prefix=f"{prefix}login-failures:")
 
 
 def set_security_headers(response: Response) -> Response:

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -78,9 +77,10 @@ def database(_webapp_database_template: str, tmp_path: Path) -> Iterator[Databas
         return
     yield Database(url=template, engine_options={})
     engine = make_engine(template)
-    tables = ", ".join(f'"{table.name}"' for table in target_metadata().sorted_tables)
+    # DELETE, children first: on tiny tables it is much cheaper than TRUNCATE's new files.
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(target_metadata().sorted_tables):
+            connection.execute(table.delete())
     engine.dispose()
 
 
@@ -111,6 +111,9 @@ def make_app(database: Database, clock: FakeClock) -> Iterator[Callable[..., Fla
     yield build
     for built in apps:
         db.engine(built).dispose()
+        redis_client = built.extensions.get("sathach.redis")
+        if redis_client is not None:
+            redis_client.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ sliding window; the lock lifts when the oldest of them leaves the window.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -110,7 +111,7 @@ class RedisFailureCounter:
 
     def add(self, key: str, at: datetime) -> None:
         name = self.prefix + key
-        member = f"{at.timestamp():.6f}:{id(at)}:{self.client.incr(self.prefix + 'seq')}"
+        member = f"{at.timestamp():.6f}:{uuid.uuid4().hex}"
         pipe = self.client.pipeline()
         pipe.zadd(name, {member: at.timestamp()})
         # Keep the key no longer than a day; windows are minutes.
