@@ -38,6 +38,9 @@ N_MANDATORY = 5
 KEY_POSITION_SHARE = (0.15, 0.35)
 KEY_POSITION_MIN_P_VALUE = 0.01
 MAX_KEY_LONGEST_SHARE = 0.35
+# Writers who shorten keys to avoid the longest-key cue overshoot into a shortest-key cue;
+# with four options and ties about 30% is chance, so 45% flags a systematic pattern.
+MAX_KEY_SHORTEST_SHARE = 0.45
 MAX_JACCARD = 0.5
 SHINGLE_WORDS = 3
 TRUE_FALSE_SHARE = (0.35, 0.65)
@@ -343,6 +346,20 @@ def test_the_key_is_not_systematically_the_longest_option() -> None:
         longest += lengths[item["key"]] == max(lengths.values())
     assert judged >= 40
     assert longest / judged <= MAX_KEY_LONGEST_SHARE, f"{longest} of {judged}"
+
+
+def test_the_key_is_not_systematically_the_shortest_option() -> None:
+    judged = shortest = 0
+    for item in bank_items():
+        if item["type"] != "single_choice":
+            continue
+        lengths = {option["id"]: len(option_text(option)) for option in item["options"]}
+        if len(set(lengths.values())) == 1:
+            continue
+        judged += 1
+        shortest += lengths[item["key"]] == min(lengths.values())
+    assert judged >= 40
+    assert shortest / judged <= MAX_KEY_SHORTEST_SHARE, f"{shortest} of {judged}"
 
 
 def test_true_false_keys_are_balanced() -> None:
