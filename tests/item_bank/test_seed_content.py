@@ -308,6 +308,16 @@ def test_every_primary_domain_and_every_context_code_is_covered() -> None:
     assert framework_codes()["contexts"] - contexts == set()
 
 
+def test_every_item_is_tagged_with_a_competency_of_its_topic() -> None:
+    topic_codes = {topic["topic_id"]: set(topic["competencies"]) for topic in course()["topics"]}
+    problems = [
+        f"{item['item_id']}: {item['competency']} is not among {sorted(topic_codes[item['topic']])}"
+        for item in bank_items()
+        if item["topic"] in topic_codes and item["competency"] not in topic_codes[item["topic"]]
+    ]
+    assert not problems, report(problems)
+
+
 def test_every_topic_mixes_all_three_difficulties() -> None:
     levels: dict[str, set[str]] = defaultdict(set)
     for item in bank_items():
