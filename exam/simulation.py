@@ -39,6 +39,7 @@ from exam.stopping import StopReason
 THETA_BIN_EDGES = (-np.inf, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, np.inf)
 _SCORING_CHUNK = 1000
 _CHUNK_ELEMENTS = 1 << 16
+_TABULATE_ELEMENTS = 1 << 23
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,6 +316,11 @@ def simulate(
         raise ValueError("a shuffled fixed form cannot be simulated; simulate it unshuffled")
 
     start_theta = draw_start_thetas(blueprint, n, generator)
+    # Small problems tabulate every simulee's category probabilities once; large ones compute
+    # them per position for the items actually given.
+    true_probabilities = None
+    if n * pool.n_items * pool.parameters.max_categories <= _TABULATE_ELEMENTS:
+        true_probabilities = category_probabilities(pool.parameters, true_theta)
     log_posterior = np.repeat(definition.log_prior[None, :], n, axis=0)
     sprt_ll = np.zeros((n, 2))
     counts = np.zeros((n, definition.n_constraint_columns), dtype=np.int64)
@@ -375,7 +381,11 @@ def simulate(
                 break
         selection_counts += np.bincount(chosen[~chosen_pretest], minlength=pool.n_items)
         block_items(definition, blocked, rows, chosen)
-        answers = _draw_answers(pool, chosen, true_theta[rows], generator)
+        if true_probabilities is not None:
+            cumulative = np.cumsum(true_probabilities[rows, chosen], axis=1)
+            answers = (generator.random(rows.size)[:, None] > cumulative[:, :-1]).sum(axis=1)
+        else:
+            answers = _draw_answers(pool, chosen, true_theta[rows], generator)
         items[rows, position[rows]] = chosen
         scores[rows, position[rows]] = answers
         is_pretest[rows, position[rows]] = chosen_pretest

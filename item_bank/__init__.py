@@ -74,6 +74,7 @@ from item_bank.parameters import (
     parameter_history,
     provisional_parameters,
 )
+from item_bank.pool_files import pool_from_document, read_pool_file
 from item_bank.scoring import score_answer
 from item_bank.seed import seed_bank
 from item_bank.stats import BankStatistics, bank_statistics
@@ -138,8 +139,10 @@ __all__ = [
     "make_engine",
     "packaged_taxonomy",
     "parameter_history",
+    "pool_from_document",
     "provisional_parameters",
     "read_bank_file",
+    "read_pool_file",
     "record_administration",
     "score_answer",
     "seed_bank",
