@@ -123,12 +123,16 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
+    from webapp.learner import bp as learner_bp
     from webapp.main import bp as main_bp
+    from webapp.verify import bp as verify_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(learner_bp)
+    app.register_blueprint(verify_bp)
     # The API authenticates with Bearer tokens only (never cookies), so CSRF cannot apply.
     csrf.exempt(api_bp)
 

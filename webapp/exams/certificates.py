@@ -107,7 +107,9 @@ class CertificateView:
             "valid": self.valid,
             "code": self.code,
             "holder": self.holder,
-            "course": {"id": self.course_id, "title": self.course_vi, "title_en": self.course_en},
+            "course": self.course_vi,
+            "course_en": self.course_en,
+            "course_id": self.course_id,
             "issued_at": self.issued_at.isoformat(),
             "status": self.status,
         }

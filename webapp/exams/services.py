@@ -280,6 +280,18 @@ def list_exams(session: Session, user: User, *, now: datetime) -> list[ExamListi
     return listings
 
 
+def learner_course_ids(session: Session) -> list[str]:
+    """The courses that have an active final exam, in id order."""
+    return list(
+        session.scalars(
+            select(ExamDefinition.course_id)
+            .where(ExamDefinition.kind == ExamKind.FINAL.value, ExamDefinition.active.is_(True))
+            .distinct()
+            .order_by(ExamDefinition.course_id)
+        )
+    )
+
+
 def get_definition(session: Session, exam_id: str) -> ExamDefinition:
     """The active exam definition ``exam_id``.
 
