@@ -508,67 +508,75 @@ def _import(
             )
         )
     }
-    to_activate: list[int] = []
+    to_activate: list[ParameterEstimate] = []
     iterator: Iterable[tuple[str, ItemRecord]] = records
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(records, desc="import", unit="item")
-    for file, record in iterator:
-        data = record.data
-        content = record_content(data)
-        status = data.get("status", ItemStatus.DRAFT.value)
-        number = data.get("version", 1)
-        item = existing.get(data["item_id"])
-        touched = False
-        if item is None:
-            item = create_item(
-                session,
-                data["item_id"],
-                content,
-                actor=actor,
-                status=status,
-                reason=f"imported from {file}",
-                version=number,
-            )
-            counts["items_created"] += 1
-            estimate = None
-        else:
-            current = item.current_version
-            estimate = active.get(item.id)
-            if not _same_content(version_content(current), content):
-                version = edit_item(session, item.id, content, actor=actor, new_version=number)
-                if version is current:
-                    counts["items_updated"] += 1
-                else:
-                    counts["versions_created"] += 1
-                    estimate = None
-                touched = True
-            if status != item.status:
-                transition_item(
-                    session, item.id, status, actor=actor, reason=f"imported from {file}"
+    # no autoflush: the new rows go in batches, not one round trip per item
+    with session.no_autoflush:
+        for file, record in iterator:
+            data = record.data
+            content = record_content(data)
+            status = data.get("status", ItemStatus.DRAFT.value)
+            number = data.get("version", 1)
+            item = existing.get(data["item_id"])
+            touched = False
+            if item is None:
+                item = create_item(
+                    session,
+                    data["item_id"],
+                    content,
+                    actor=actor,
+                    status=status,
+                    reason=f"imported from {file}",
+                    version=number,
+                    flush=False,
                 )
-                counts["status_changes"] += 1
+                counts["items_created"] += 1
+                estimate = None
+            else:
+                current = item.current_version
+                estimate = active.get(item.id)
+                if not _same_content(version_content(current), content):
+                    version = edit_item(session, item.id, content, actor=actor, new_version=number)
+                    if version is current:
+                        counts["items_updated"] += 1
+                    else:
+                        counts["versions_created"] += 1
+                        estimate = None
+                    touched = True
+                if status != item.status:
+                    transition_item(
+                        session, item.id, status, actor=actor, reason=f"imported from {file}"
+                    )
+                    counts["status_changes"] += 1
+                    touched = True
+            version = item.current_version
+            parameters = data.get("parameters")
+            if parameters is not None:
+                wanted = values_from_mapping(_parameter_mapping(parameters))
+                if estimate is None or ParameterValues.from_estimate(estimate) != wanted:
+                    to_activate.append(
+                        add_estimate(session, import_run(), version, wanted, flush=False)
+                    )
+                    counts["parameters_set"] += 1
+                    touched = True
+            elif estimate is None or estimate.item_version_id != version.id:
+                values = provisional_parameters(
+                    version.type, version.difficulty, version.n_categories
+                )
+                to_activate.append(
+                    add_estimate(session, provisional(), version, values, flush=False)
+                )
+                counts["provisional_parameters_set"] += 1
                 touched = True
-        version = item.current_version
-        parameters = data.get("parameters")
-        if parameters is not None:
-            wanted = values_from_mapping(_parameter_mapping(parameters))
-            if estimate is None or ParameterValues.from_estimate(estimate) != wanted:
-                new = add_estimate(session, import_run(), version, wanted)
-                to_activate.append(new.id)
-                counts["parameters_set"] += 1
-                touched = True
-        elif estimate is None or estimate.item_version_id != version.id:
-            values = provisional_parameters(version.type, version.difficulty, version.n_categories)
-            new = add_estimate(session, provisional(), version, values)
-            to_activate.append(new.id)
-            counts["provisional_parameters_set"] += 1
-            touched = True
-        if not touched and data["item_id"] in existing:
-            counts["items_unchanged"] += 1
+            if not touched and data["item_id"] in existing:
+                counts["items_unchanged"] += 1
+    session.flush()
     if to_activate:
-        activate_estimates(session, to_activate, actor=actor)
+        activate_estimates(session, [estimate.id for estimate in to_activate], actor=actor)
     session.flush()
     return ImportSummary(framework_changed=framework_changed, **counts)
 

@@ -240,6 +240,7 @@ def create_item(
     status: ItemStatus | str = ItemStatus.DRAFT,
     reason: str = "created",
     version: int = 1,
+    flush: bool = True,
 ) -> Item:
     """Add a new item with its first version (numbered ``version``) and an exposure counter.
 
@@ -247,6 +248,8 @@ def create_item(
     ------
     ValueError
         If the content is invalid (see :func:`content_problems`) or the id is taken.
+
+    ``flush=False`` leaves the rows pending, so that a bulk import flushes them in batches.
     """
     if not isinstance(item_id, str) or not item_id.strip():
         raise ValueError(f"an item id must be a non-empty text, got {item_id!r}")
@@ -270,7 +273,8 @@ def create_item(
             reason=reason,
         )
     )
-    session.flush()
+    if flush:
+        session.flush()
     return item
 
 

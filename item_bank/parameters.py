@@ -238,6 +238,7 @@ def add_estimate(
     *,
     activate: bool = False,
     actor: str | None = None,
+    flush: bool = True,
 ) -> ParameterEstimate:
     """Store the estimate ``values`` of ``version`` from ``run`` (and activate it if asked).
 
@@ -245,6 +246,8 @@ def add_estimate(
     ------
     InvalidParametersError
         If the values are out of range or do not fit the item (see :func:`parameter_problems`).
+
+    ``flush=False`` (without ``activate``) leaves the row pending for a batched flush.
     """
     problems = parameter_problems(
         {**values.__dict__, "b": list(values.b)},
@@ -257,8 +260,9 @@ def add_estimate(
             + "; ".join(f"{name}: {problem}" for name, problem in problems)
         )
     estimate = ParameterEstimate(
-        item_id=version.item_id,
-        item_version_id=version.id,
+        # a version created in the same flush has no item_id column value yet
+        item_id=version.item_id if version.item_id is not None else version.item.id,
+        item_version=version,
         run=run,
         model=values.model,
         a=values.a,
@@ -272,7 +276,8 @@ def add_estimate(
         is_active=False,
     )
     session.add(estimate)
-    session.flush()
+    if flush or activate:
+        session.flush()
     if activate:
         activate_estimates(session, [estimate.id], actor=actor or run.approved_by or "system")
     return estimate
