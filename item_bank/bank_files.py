@@ -18,6 +18,9 @@ its items). CSV and XLSX hold the items only, one row per item, options in colum
 ``option_a_id, option_a_vi, option_a_en, option_a_score, option_b_...``; ``tags``, ``media``,
 multiple-response keys and GRM/GPCM ``param_b`` are lists separated by ``;``.
 
+An empty ``version`` or ``status`` keeps the bank's (a new item starts as version 1, draft; an
+administered item whose content changed gets the next version).
+
 A public export leaves out keys, option scores and parameters.
 
 Reading never touches the database; a file that cannot be parsed raises
@@ -403,18 +406,14 @@ def _cell_bool(value: Any, column: str, issues: list[tuple[str, str]]) -> bool |
     return None
 
 
-def _default(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
 def _record_from_cells(cells: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     issues: list[tuple[str, str]] = []
     item_type = _cell_text(cells.get("type"))
     record: dict[str, Any] = {
         "item_id": _cell_text(cells.get("item_id")),
-        "version": _default(_cell_int(cells.get("version"), "version", issues), 1),
+        "version": _cell_int(cells.get("version"), "version", issues),
         "type": item_type,
-        "status": _cell_text(cells.get("status")) or "draft",
+        "status": _cell_text(cells.get("status")),
         "stem": {"vi": _cell_text(cells.get("stem_vi")), "en": _cell_text(cells.get("stem_en"))},
         "explanation": {
             "vi": _cell_text(cells.get("explanation_vi")),

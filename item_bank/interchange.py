@@ -328,12 +328,15 @@ def _record_problems(
         problems.append(("item_id", f"duplicate item id {item_id!r} (first at {seen[item_id]})"))
     else:
         seen[item_id] = f"{file} {record.location}"
-    version = data.get("version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    version = data.get("version")
+    version_ok = True
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
         problems.append(("version", f"must be a whole number >= 1, got {version!r}"))
-        version = None
-    status = data.get("status", ItemStatus.DRAFT.value)
-    if status not in set(ItemStatus):
+        version_ok = False
+    status = data.get("status")
+    if status is not None and status not in set(ItemStatus):
         problems.append(("status", f"unknown status {status!r}; use one of {list(ItemStatus)}"))
         status = None
     for name in ("stem", "explanation"):
@@ -368,9 +371,29 @@ def _record_problems(
                     n_categories=n_categories,
                 ):
                     problems.append((f"parameters.{field_name}", problem))
-    if item_id is not None and item_id in context.items and version is not None and not problems:
+    if item_id is not None and item_id in context.items and version_ok and not problems:
         problems.extend(_existing_item_problems(context.items[item_id], version, status, content))
     return problems
+
+
+def _resolved_version(item: Item | None, requested: int | None, content: Mapping[str, Any]) -> int:
+    """The version number a record means: as given, else 1 for a new item, the current one
+    for unchanged or never administered content, the next one after an administered version."""
+    if requested is not None:
+        return requested
+    if item is None:
+        return 1
+    current = item.current_version
+    if _same_content(version_content(current), content) or not current.is_administered:
+        return current.version
+    return current.version + 1
+
+
+def _resolved_status(item: Item | None, requested: str | None) -> str:
+    """The status a record means: as given, else draft for a new item and unchanged otherwise."""
+    if requested is not None:
+        return requested
+    return ItemStatus.DRAFT.value if item is None else item.status
 
 
 def _n_categories(content: Mapping[str, Any]) -> int | None:
@@ -384,10 +407,11 @@ def _n_categories(content: Mapping[str, Any]) -> int | None:
 
 
 def _existing_item_problems(
-    item: Item, version: int, status: str | None, content: Mapping[str, Any]
+    item: Item, requested_version: int | None, status: str | None, content: Mapping[str, Any]
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     current = item.current_version
+    version = _resolved_version(item, requested_version, content)
     same = _same_content(version_content(current), content)
     if same and version != current.version:
         problems.append(("version", f"the bank holds this content as version {current.version}"))
@@ -519,9 +543,9 @@ def _import(
         for file, record in iterator:
             data = record.data
             content = record_content(data)
-            status = data.get("status", ItemStatus.DRAFT.value)
-            number = data.get("version", 1)
             item = existing.get(data["item_id"])
+            status = _resolved_status(item, data.get("status"))
+            number = _resolved_version(item, data.get("version"), content)
             touched = False
             if item is None:
                 item = create_item(

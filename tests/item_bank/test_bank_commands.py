@@ -51,6 +51,7 @@ def test_seed_twice_then_stats(run) -> None:
     assert "VN-TT02-2025:4.1" in table and "T-SEC" in table
 
 
+@pytest.mark.slow
 def test_export_validate_import_round_trip(run, tmp_path) -> None:
     run("bank", "seed")
     for suffix in ("json", "csv", "xlsx"):

@@ -4,6 +4,7 @@ each naming file, row or item, field and problem; a file with an error imports n
 from __future__ import annotations
 
 import copy
+import csv
 import json
 
 import pytest
@@ -146,6 +147,7 @@ def test_json_export_import_export_is_identical(bank_session, make_record) -> No
     assert write_json_bank(export_bank(bank_session)) == text
 
 
+@pytest.mark.slow
 def test_json_round_trip_into_an_empty_database(db_session, fresh_database_url, tmp_path) -> None:
     seed_bank(db_session)
     exported = tmp_path / "bank.json"
@@ -480,3 +482,22 @@ def test_unknown_fields_are_errors_not_silently_dropped(bank_session, make_recor
         bank_session, [bank_document_from_json({"items": [make_record(answer="B")]}, "typo.json")]
     )
     assert [(i.field, i.problem) for i in issues] == [("", "unknown fields ['answer']")]
+
+
+def test_a_sheet_without_version_and_status_keeps_the_banks(bank_session, make_record) -> None:
+    _import(bank_session, {"items": [make_record(status="operational")]})
+    item = bank_session.get(Item, "TEST-001")
+    record_administration(bank_session, [item.current_version.id])
+    exported = export_bank(bank_session)["items"]
+    exported[0]["stem"]["vi"] = "Thư điện tử nào giả mạo Cổng dịch vụ công?"
+    text = write_csv_bank(exported, public=False)
+    header, row = text.splitlines()[:2]
+    columns = header.split(",")
+    cells = next(csv.reader([row]))
+    kept = [i for i, name in enumerate(columns) if name not in ("version", "status")]
+    sheet = ",".join(columns[i] for i in kept) + "\r\n"
+    sheet += ",".join(f'"{cells[i]}"' for i in kept) + "\r\n"
+    summary = import_documents(bank_session, [parse_csv_bank(sheet, "sheet.csv")], actor="t")
+    assert (summary.versions_created, summary.status_changes) == (1, 0)
+    assert item.current_version_number == 2 and item.status == "operational"
+    assert item.current_version.stem_vi == "Thư điện tử nào giả mạo Cổng dịch vụ công?"
