@@ -174,6 +174,19 @@ def test_every_seed_file_is_one_course_topic() -> None:
     assert not problems, report(problems)
 
 
+def test_the_bank_has_all_19_topics_at_least_10_items_each_and_240_in_all() -> None:
+    per_topic = Counter(item["topic"] for item in bank_items())
+    missing = [topic for topic in course_topic_ids() if f"{topic}.json" not in seed_files()]
+    assert not missing, f"seed files missing for topics {missing}"
+    thin = {
+        topic: per_topic[topic]
+        for topic in course_topic_ids()
+        if per_topic[topic] < MIN_ITEMS_PER_TOPIC
+    }
+    assert not thin, f"topics with fewer than {MIN_ITEMS_PER_TOPIC} items: {thin}"
+    assert len(bank_items()) >= MIN_BANK_ITEMS
+
+
 # ---------------------------------------------------------------------------- every item
 
 
