@@ -502,3 +502,23 @@ def test_a_learner_cannot_reach_another_learners_session(session) -> None:
     manager = _learner(session, Role.MANAGER)
     with pytest.raises(PermissionDeniedError):
         services.start_session(session, cache, manager, quiz_exam_id("T-DX"), now=START)
+
+
+def test_two_workers_answering_one_session_in_turn_stay_exact(session) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    workers = [PoolCache(), PoolCache()]  # two processes, each with its own cached states
+    view, _ = services.start_session(session, workers[0], user, FINAL, now=START)
+    position = 0
+    while not view.finished:
+        position += 1
+        worker = workers[position % 2]
+        seen = services.get_session_view(session, worker, user, view.session_id, now=START)
+        assert seen.item == view.item and seen.position == view.position
+        view = services.submit_answer(
+            session, worker, user, view.session_id, position=view.position,
+            item_id=view.item["id"], answer=_answer(session, view.item, right=position % 3 > 0),
+            now=START + timedelta(seconds=10 * position),
+        )
+    assert position >= 15
+    assert services.rescore_session(session, view.session_id).identical

@@ -184,7 +184,7 @@ def load_pool(session: Session, pool_items: dict[str, list[int]]) -> CompiledPoo
 
 
 class PoolCache:
-    """Compiled pools and parsed blueprints of one worker process, least recently used first.
+    """Compiled pools, parsed blueprints and the latest exam states of one worker process.
 
     One cache belongs to one app (one database): ids are only unique within a database.
     """
@@ -193,6 +193,9 @@ class PoolCache:
         self.max_pools = max_pools
         self._pools: OrderedDict[str, CompiledPool] = OrderedDict()
         self._blueprints: dict[str, Blueprint] = {}
+        # the last state per session: an answer then costs one engine step, not a replay
+        self._states: OrderedDict[int, Any] = OrderedDict()
+        self.max_states = 10_000
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -227,3 +230,20 @@ class PoolCache:
                     self._blueprints.clear()
                 self._blueprints[key] = cached
         return cached
+
+    def state(self, session_id: int) -> Any:
+        """The last exam state this process computed for ``session_id`` (or None).
+
+        Callers must check it against the stored responses before using it: another worker
+        may have recorded answers since.
+        """
+        with self._lock:
+            return self._states.get(session_id)
+
+    def remember_state(self, session_id: int, state: Any) -> None:
+        """Keep the latest state of a session (least recently used dropped first)."""
+        with self._lock:
+            self._states[session_id] = state
+            self._states.move_to_end(session_id)
+            while len(self._states) > self.max_states:
+                self._states.popitem(last=False)

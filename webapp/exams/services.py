@@ -583,6 +583,7 @@ def _submit_once(
     session.flush()  # a concurrent twin fails here on UNIQUE(session_id, position)
     record_administration(session, [content.version_id])
     next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
+    cache.remember_state(session_id, next_state)  # checked against the stored rows when used
     if next_state.finished:
         _finalize(session, exam_session, next_state, [*responses, response], now=now)
     return _view(
@@ -761,7 +762,10 @@ def _lock(session: Session, session_id: int) -> ExamSession:
     if bind.dialect.name == "sqlite":
         # a write first: takes SQLite's one write lock before anything is read
         session.execute(
-            update(ExamSession).where(ExamSession.id == session_id).values(seed=ExamSession.seed)
+            update(ExamSession)
+            .where(ExamSession.id == session_id)
+            .values(seed=ExamSession.seed)
+            .execution_options(synchronize_session=False)
         )
         query = select(ExamSession).where(ExamSession.id == session_id)
     else:
@@ -774,7 +778,12 @@ def _lock(session: Session, session_id: int) -> ExamSession:
 
 def _lock_user(session: Session, user_id: int) -> None:
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(User).where(User.id == user_id).values(id=User.id))
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(id=User.id)
+            .execution_options(synchronize_session=False)
+        )
     else:
         session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
@@ -817,17 +826,48 @@ def _state(
     exam_session: ExamSession,
     responses: Sequence[ExamResponse],
 ) -> ExamState:
+    """The state after ``responses``: from the process's cache when it matches the stored
+    responses exactly (one engine step when one answer is new), else a replay."""
     compiled = _compiled(session, cache, exam_session)
     blueprint = cache.blueprint(exam_session.blueprint)
-    state = engine.replay(
-        compiled.pool,
-        blueprint,
-        exam_session.seed,
-        _engine_responses(exam_session, responses),
-        excluded_items=exam_session.excluded_items or (),
-    )
+    stored = _engine_responses(exam_session, responses)
+    state = _cached_state(cache, exam_session, compiled, blueprint, stored)
+    if state is None:
+        state = engine.replay(
+            compiled.pool,
+            blueprint,
+            exam_session.seed,
+            stored,
+            excluded_items=exam_session.excluded_items or (),
+        )
+    cache.remember_state(exam_session.id, state)
     if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
         state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
+    return state
+
+
+def _cached_state(
+    cache: PoolCache,
+    exam_session: ExamSession,
+    compiled: CompiledPool,
+    blueprint: Any,
+    stored: Sequence[Response],
+) -> ExamState | None:
+    cached = cache.state(exam_session.id)
+    if (
+        cached is None
+        or cached.session_seed != exam_session.seed
+        or cached.definition.pool is not compiled.pool
+        or cached.definition.blueprint != blueprint
+        or cached.position > len(stored)
+        or tuple(cached.responses) != tuple(stored[: cached.position])
+    ):
+        return None
+    state = cached
+    for response in stored[cached.position :]:
+        if state.finished or state.current_item != response.item_id:
+            return None
+        state = engine.step(state, response.score, elapsed_s=response.elapsed_s)
     return state
 
 
