@@ -19,9 +19,15 @@ SECRET = "s" * 48
 
 
 @pytest.fixture
-def invoke(runner, database):
+def invoke(tmp_path):
+    # The key is checked before the database is used: one backend is enough.
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'unused.sqlite'}"
+
     def run(*args, env):
-        environment = {"SATHACH_DATABASE_URL": database.url, "SATHACH_SECRET_KEY": ""}
+        environment = {"SATHACH_DATABASE_URL": url, "SATHACH_SECRET_KEY": ""}
         environment.update(env)
         return runner.invoke(main, ["serve", *args], env=environment)
 
@@ -50,8 +56,8 @@ def test_serve_refuses_a_database_that_is_not_migrated(runner, make_database_url
     assert "sathach db upgrade" in result.output
 
 
-def test_wsgi_module_refuses_without_a_secret_key(database):
-    env = {**os.environ, "SATHACH_DATABASE_URL": database.url}
+def test_wsgi_module_refuses_without_a_secret_key(tmp_path):
+    env = {**os.environ, "SATHACH_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite'}"}
     env.pop("SATHACH_SECRET_KEY", None)
     completed = subprocess.run(
         [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True
