@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -628,8 +627,3 @@ def write_bank_file(
         path.write_bytes(write_xlsx_bank(document["items"], public=public))
     else:
         raise ValueError(f"unknown bank file format {chosen!r}; use one of {FORMATS}")
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for an int or float (not bool) that is finite."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -289,11 +289,9 @@ VERSION_CONTENT_COLUMNS = (
 def _refuse_changes_to_administered_versions(_mapper: Any, _connection: Any, target: Any) -> None:
     # the guard of "a stored response points to the exact version shown": whatever code path
     # changes a version, the flush fails once the version has been administered
-    administered = get_history(target, "administered_at")
-    was_administered = any(value is not None for value in (administered.deleted or ())) or (
-        not administered.deleted and target.administered_at is not None and not administered.added
-    )
-    if not was_administered:
+    history = get_history(target, "administered_at")
+    committed = next(iter(history.deleted or history.unchanged or ()), None)
+    if committed is None:  # not administered before this flush
         return
     changed = [name for name in VERSION_CONTENT_COLUMNS if get_history(target, name).has_changes()]
     if target.administered_at is None:

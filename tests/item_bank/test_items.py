@@ -108,10 +108,18 @@ def test_editing_an_administered_item_creates_a_new_version(bank_session, make_c
 def test_an_administered_version_cannot_be_changed_by_any_path(bank_session, make_content) -> None:
     version = create_item(bank_session, "SEC-T1", make_content(), actor="w").current_version
     record_administration(bank_session, [version.id])
-    version.stem_vi = "Sửa lén sau khi đã thi"
-    with pytest.raises(ImmutableVersionError, match="has been administered"):
-        bank_session.flush()
-    bank_session.rollback()
+    with (
+        pytest.raises(ImmutableVersionError, match="its stem_vi cannot change"),
+        bank_session.begin_nested(),
+    ):
+        version.stem_vi = "Sửa lén sau khi đã thi"
+    assert version.is_administered and version.stem_vi != "Sửa lén sau khi đã thi"
+    with (
+        pytest.raises(ImmutableVersionError, match="its administered_at cannot change"),
+        bank_session.begin_nested(),
+    ):
+        version.administered_at = None
+    assert version.is_administered
 
 
 def test_record_administration_counts_each_use(bank_session, make_content) -> None:
