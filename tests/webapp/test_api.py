@@ -223,3 +223,13 @@ def test_openapi_references_resolve_and_operations_are_unique(client, world):
     assert document["paths"]["/auth/token"]["post"]["security"] == []
     assert "security" not in document["paths"]["/me"]["get"]
     assert document["security"] == [{"bearerAuth": []}]
+
+
+def test_revoking_the_token_logs_the_app_out(client, world, api_token):
+    headers = {"Authorization": f"Bearer {api_token()}"}
+    other = {"Authorization": f"Bearer {api_token()}"}
+    response = client.delete("/api/v1/auth/token", headers=headers)
+    assert response.status_code == 204
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    assert client.get("/api/v1/me", headers=other).status_code == 200
+    assert client.delete("/api/v1/auth/token").status_code == 401

@@ -191,3 +191,27 @@ def test_with_redis_configured_two_apps_share_the_lockout_and_the_database_has_n
     assert login_with(worker_b.test_client(), "learner_x1").status_code == 429
     with worker_a.app_context():
         assert db.session.scalar(select(func.count(RateLimitEvent.id))) == 0
+
+
+def test_purge_removes_only_long_dead_credentials(session, world):
+    from webapp.models import ApiToken, LoginSession
+    from webapp.services.tokens import (
+        end_login_session,
+        issue_api_token,
+        purge_expired_credentials,
+    )
+
+    user = session.get(User, world.users["learner_x1"])
+    old_key = start_login_session(session, user, now=T0, lifetime=timedelta(hours=8))
+    end_login_session(session, old_key, now=T0 + timedelta(hours=1))
+    issue_api_token(session, user, now=T0, lifetime=timedelta(hours=12))
+    later = T0 + timedelta(days=40)
+    start_login_session(session, user, now=later, lifetime=timedelta(hours=8))
+    fresh = issue_api_token(session, user, now=later, lifetime=timedelta(hours=12))
+    DatabaseFailureCounter(session).add("user:x", T0)
+    session.commit()
+    assert purge_expired_credentials(session, now=later) == 3
+    assert session.scalar(select(func.count(LoginSession.id))) == 1
+    assert session.scalar(select(func.count(ApiToken.id))) == 1
+    assert session.scalar(select(func.count(RateLimitEvent.id))) == 0
+    assert fresh.expires_at > later

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
@@ -16,7 +16,7 @@ from webapp.exceptions import InvalidInputError, PermissionDeniedError
 from webapp.extensions import db
 from webapp.security import client_address, failure_counter, login_throttle_policy
 from webapp.services import accounts
-from webapp.services.tokens import issue_api_token
+from webapp.services.tokens import issue_api_token, revoke_api_token
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "TokenRequest": {
@@ -58,7 +58,15 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "403": error_response("The password must be changed on the web first"),
                 "429": error_response("Too many failed logins; see Retry-After"),
             },
-        }
+        },
+        "delete": {
+            "summary": "Revoke the Bearer token of this request (log out)",
+            "operationId": "revokeToken",
+            "responses": {
+                "204": {"description": "The token is revoked"},
+                "401": error_response("Missing, invalid or expired token"),
+            },
+        },
     }
 }
 
@@ -99,3 +107,9 @@ def create_token() -> Response:
         db.session, user, now=clock.now(), lifetime=config["API_TOKEN_LIFETIME"]
     )
     return jsonify({"token": issued.token, "expires_at": iso_utc(issued.expires_at)})
+
+
+@bp.delete("/auth/token")
+def revoke_token() -> tuple[str, int]:
+    revoke_api_token(db.session, g.api_token, now=clock.now())
+    return "", 204

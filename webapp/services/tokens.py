@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from webapp.exceptions import AuthenticationError
-from webapp.models import ApiToken, LoginSession, User
+from webapp.models import ApiToken, LoginSession, RateLimitEvent, User
 
 # Writing last_seen_at on every request would make every page a write; a minute's precision is
 # plenty for an idle timeout of many minutes.
@@ -148,3 +148,39 @@ def authenticate_api_token(session: Session, token: str, *, now: datetime) -> Us
         row.last_used_at = now
         session.commit()
     return row.user
+
+
+def revoke_api_token(session: Session, token: str, *, now: datetime) -> None:
+    """Revoke one API token (a mobile app's logout) and commit."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.commit()
+
+
+def purge_expired_credentials(
+    session: Session, *, now: datetime, keep: timedelta = timedelta(days=30)
+) -> int:
+    """Delete login sessions and API tokens that expired or were revoked more than ``keep``
+    ago, and login failures older than a day; commit and return how many rows went.
+
+    For a periodic job (``sathach sweep``): nothing depends on these rows any more.
+    """
+    cutoff = now - keep
+    removed = 0
+    for model in (LoginSession, ApiToken):
+        result = session.execute(
+            delete(model).where(
+                (model.expires_at < cutoff)
+                | (model.revoked_at.is_not(None) & (model.revoked_at < cutoff))
+            )
+        )
+        removed += int(result.rowcount or 0)
+    result = session.execute(
+        delete(RateLimitEvent).where(RateLimitEvent.occurred_at < now - timedelta(days=1))
+    )
+    removed += int(result.rowcount or 0)
+    session.commit()
+    return removed
