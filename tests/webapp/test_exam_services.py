@@ -522,3 +522,19 @@ def test_two_workers_answering_one_session_in_turn_stay_exact(session) -> None:
         )
     assert position >= 15
     assert services.rescore_session(session, view.session_id).identical
+
+
+def test_demo_learners_may_take_the_final_exam_and_a_second_run_changes_nothing(
+    session,
+) -> None:
+    from webapp.exams.demo import prepare_exam_demo
+
+    learner = _learner(session)
+    for _ in range(2):
+        definitions = prepare_exam_demo(session, COURSE, [learner.id], now=START)
+        session.commit()
+    assert len(definitions) == 20  # the final exam and 19 topic quizzes
+    listing = {e.id: e for e in services.list_exams(session, learner, now=START)}
+    assert listing[FINAL].eligibility.eligible
+    done = session.scalars(select(TopicProgress).where(TopicProgress.user_id == learner.id))
+    assert len(done.all()) == 19

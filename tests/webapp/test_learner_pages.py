@@ -130,6 +130,13 @@ def test_the_final_exam_one_item_per_screen_resumes_and_ends_with_a_certificate(
     page = _html(client.get(session_url))
     assert "Câu 1, tối đa 30 câu" in page and 'id="time-left" data-seconds="2400"' in page
     assert page.count('name="answer"') >= 2
+    # small and self-contained for a cheap phone on a slow network
+    assert len(page.encode()) < 12_000
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', page)
+    for asset in re.findall(r'(?:src|href)="(/[^"]+\.(?:css|js))"', page):
+        fetched = client.get(asset)
+        assert fetched.status_code == 200 and len(fetched.data) < 8_000, asset
+        fetched.close()
     # leave and come back (a new browser): the same item at the same position
     first_item = _form(page)["item_id"]
     auth.logout()

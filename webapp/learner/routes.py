@@ -20,6 +20,7 @@ from reports.certificates import render_certificate_pdf
 from webapp import clock
 from webapp.exams import services
 from webapp.exams.certificates import certificate_pdf_data, verify_certificate
+from webapp.exams.definitions import quiz_exam_id
 from webapp.exams.models import Certificate, ExamKind
 from webapp.exams.progress import course_progress, eligibility
 from webapp.exams.web import pool_cache, verify_url
@@ -156,6 +157,7 @@ def result(session_id: int) -> str | Response:
         status=status,
         reason=ineligible_message(status),
         stop_reason=stop_reason_message(outcome.stop_reason),
+        quiz_exam_id=quiz_exam_id,
         locale=_locale(),
     )
 
