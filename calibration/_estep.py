@@ -37,9 +37,9 @@ class Block:
     indicators: tuple
     mask: FloatArray | None  # dense mode only; None when every cell of the block is observed
     dense: bool
-    local_rows: npt.NDArray[np.int64]
-    items: npt.NDArray[np.int64]
-    categories: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int32]  # global row of each response (a view of the data)
+    items: npt.NDArray[np.int32]
+    categories: npt.NDArray[np.int8]
 
 
 @dataclass(frozen=True)
@@ -67,29 +67,38 @@ class ResponseBlocks:
         bounds[-1] = data.n_rows
         bounds = np.unique(bounds)
         cuts = np.searchsorted(data.rows, bounds)
+        # one buffer of ones serves as the data array of every sparse indicator matrix
+        largest = int(np.diff(cuts).max(initial=0))
+        self._ones = np.ones(largest if not self.dense else 0)
         self.blocks: list[Block] = []
         for start, stop, lo, hi in zip(bounds[:-1], bounds[1:], cuts[:-1], cuts[1:], strict=True):
-            rows = data.rows[lo:hi].astype(np.int64) - start
-            items = data.items[lo:hi].astype(np.int64)
-            categories = data.categories[lo:hi].astype(np.int64)
             self.blocks.append(
-                self._make_block(int(start), int(stop), data.weights, rows, items, categories)
+                self._make_block(
+                    int(start),
+                    int(stop),
+                    data.weights,
+                    data.rows[lo:hi],
+                    data.items[lo:hi],
+                    data.categories[lo:hi],
+                )
             )
 
     def _make_block(self, start, stop, weights, rows, items, categories) -> Block:
+        """A block of rows ``start:stop``; ``rows``, ``items``, ``categories`` are views."""
         n_block = stop - start
         shape = (n_block, self.n_items)
+        local_rows = rows - np.int32(start)
         if self.dense:
             indicators = []
             for category in range(1, self.n_categories):
                 chosen = categories == category
                 matrix = np.zeros(shape)
-                matrix[rows[chosen], items[chosen]] = 1.0
+                matrix[local_rows[chosen], items[chosen]] = 1.0
                 indicators.append(matrix)
             mask = None
             if len(rows) < n_block * self.n_items:
                 mask = np.zeros(shape)
-                mask[rows, items] = 1.0
+                mask[local_rows, items] = 1.0
             return Block(
                 start,
                 stop,
@@ -103,10 +112,14 @@ class ResponseBlocks:
             )
         indicators = []
         for category in range(self.n_categories):
-            chosen = categories == category
+            chosen = np.flatnonzero(categories == category)
+            # rows are sorted, so CSR arrays follow directly without a COO conversion
+            per_row = np.bincount(local_rows[chosen], minlength=n_block)
+            indptr = np.zeros(n_block + 1, dtype=np.int32)
+            np.cumsum(per_row, out=indptr[1:])
             indicators.append(
                 sparse.csr_array(
-                    (np.ones(int(chosen.sum())), (rows[chosen], items[chosen])), shape=shape
+                    (self._ones[: len(chosen)], items[chosen], indptr), shape=shape, copy=False
                 )
             )
         return Block(

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.linalg import lapack
 
 from calibration._estep import EStepResult, ResponseBlocks
 from calibration._item_terms import (
@@ -306,10 +307,12 @@ class _Model:
         log_p, score = log_probabilities_and_scores(
             group.family, params_g, group.n_categories, self.nodes
         )
-        gradient = np.einsum("ikq,ikqp->ip", counts_g, score)
+        gradient = _contract(counts_g, score)
         answered = counts_g.sum(axis=1)  # (n, Q)
         weight = np.exp(log_p) * answered[:, None, :]
-        information = np.einsum("ikq,ikqp,ikqr->ipr", weight, score, score)
+        n, p = score.shape[0], score.shape[-1]
+        flat = score.reshape(n, -1, p)
+        information = np.matmul((weight.reshape(n, -1, 1) * flat).transpose(0, 2, 1), flat)
         if group.prior.any():
             _, prior_gradient, prior_curvature = _prior_terms(group, params_g, self.layout.priors)
             gradient += prior_gradient
@@ -484,7 +487,7 @@ class _Model:
             _, score = log_probabilities_and_scores(
                 group.family, params[items, :p], group.n_categories, self.nodes
             )
-            local = np.einsum("ikq,ikqp->ip", estep.counts[items, : group.n_categories], score)
+            local = _contract(estep.counts[items, : group.n_categories], score)
             if group.prior.any():
                 local += _prior_terms(group, params[items, :p], layout.priors)[1]
             index = layout.index[items, :p]
@@ -493,6 +496,12 @@ class _Model:
         latent = self.latent_gradient(estep.node_totals, mean, log_sd)
         gradient[layout.n_item_params :] = latent
         return gradient
+
+
+def _contract(counts: FloatArray, score: FloatArray) -> FloatArray:
+    """``sum_{k,q} counts[i,k,q] * score[i,k,q,p]`` for every item, as batched matrix products."""
+    n, p = score.shape[0], score.shape[-1]
+    return np.matmul(counts.reshape(n, 1, -1), score.reshape(n, -1, p))[:, 0, :]
 
 
 def _normal_weights(nodes: FloatArray, mean: float, sd: float) -> FloatArray:
@@ -624,37 +633,38 @@ def _xpd_information(model, blocks, layout, params, mean, log_sd) -> FloatArray:
     log_weights = np.log(_normal_weights(model.nodes, mean, math.exp(log_sd)))
     n_free = layout.n_free
     information = np.zeros((n_free, n_free))
-    chunk = max(1024, 2_000_000 // (len(model.nodes) * layout.width))
     for block, _, posterior in blocks.posteriors(log_p, log_weights):
-        n_block = block.stop - block.start
         if block.dense:
             row_scores = _dense_row_scores(block, posterior, scores, latent_scores, layout)
             information += row_scores.T @ (block.weights[:, None] * row_scores)
             continue
-        entry_rows, entry_cols, entry_values = [], [], []
-        for lo in range(0, len(block.local_rows), chunk):
-            rows = block.local_rows[lo : lo + chunk]
-            items = block.items[lo : lo + chunk]
-            categories = block.categories[lo : lo + chunk]
-            values = np.einsum("cq,cqp->cp", posterior[rows], scores[items, categories])
-            index = layout.index[items]
-            mask = index >= 0
-            entry_rows.append(np.broadcast_to(rows[:, None], index.shape)[mask])
-            entry_cols.append(index[mask])
-            entry_values.append(values[mask])
-        for column in range(latent_scores.shape[1]):
-            entry_rows.append(np.arange(n_block))
-            entry_cols.append(np.full(n_block, layout.n_item_params + column))
-            entry_values.append(posterior @ latent_scores[:, column])
-        row_scores = sparse.csr_array(
-            (
-                np.concatenate(entry_values),
-                (np.concatenate(entry_rows), np.concatenate(entry_cols)),
-            ),
-            shape=(n_block, n_free),
-        )
-        weighted = sparse.csr_array(row_scores.multiply(np.sqrt(block.weights)[:, None]))
-        information += (weighted.T @ weighted).toarray()
+        local_rows = block.rows - np.int32(block.start)
+        n_block = block.stop - block.start
+        # rows in sub-blocks small enough that their score matrix and its product stay small
+        per_row = max(1.0, layout.width * len(local_rows) / max(n_block, 1))
+        sub_rows = int(max(256, min(n_block, 2e7 // per_row**2)))
+        bounds = np.arange(0, n_block + sub_rows, sub_rows)
+        cuts = np.searchsorted(local_rows, np.minimum(bounds, n_block))
+        for first_row, last_row, lo, hi in zip(
+            bounds[:-1], np.minimum(bounds[1:], n_block), cuts[:-1], cuts[1:], strict=True
+        ):
+            if last_row <= first_row:
+                continue
+            row_scores = _sparse_row_scores(
+                posterior,
+                local_rows[lo:hi],
+                block.items[lo:hi],
+                block.categories[lo:hi],
+                first_row,
+                last_row,
+                scores,
+                latent_scores,
+                layout,
+            )
+            weighted = sparse.csr_array(
+                row_scores.multiply(np.sqrt(block.weights[first_row:last_row])[:, None])
+            )
+            information += (weighted.T @ weighted).toarray()
     for group in layout.groups:
         if not group.prior.any():
             continue
@@ -670,6 +680,37 @@ def _xpd_information(model, blocks, layout, params, mean, log_sd) -> FloatArray:
                     curvature[ok, a_col, b_col],
                 )
     return information
+
+
+def _sparse_row_scores(
+    posterior, rows, items, categories, first_row, last_row, scores, latent_scores, layout
+) -> sparse.csr_array:
+    """Rows ``first_row:last_row`` x free-parameters score matrix, from their responses."""
+    n_rows = last_row - first_row
+    chunk = max(1024, 2_000_000 // (posterior.shape[1] * layout.width))
+    entry_rows, entry_cols, entry_values = [], [], []
+    for lo in range(0, len(rows), chunk):
+        chunk_rows = rows[lo : lo + chunk].astype(np.int64)
+        chunk_items = items[lo : lo + chunk]
+        values = np.matmul(
+            posterior[chunk_rows][:, None, :], scores[chunk_items, categories[lo : lo + chunk]]
+        )[:, 0, :]
+        index = layout.index[chunk_items]
+        mask = index >= 0
+        entry_rows.append(np.broadcast_to(chunk_rows[:, None] - first_row, index.shape)[mask])
+        entry_cols.append(index[mask])
+        entry_values.append(values[mask])
+    for column in range(latent_scores.shape[1]):
+        entry_rows.append(np.arange(n_rows))
+        entry_cols.append(np.full(n_rows, layout.n_item_params + column))
+        entry_values.append(posterior[first_row:last_row] @ latent_scores[:, column])
+    return sparse.csr_array(
+        (
+            np.concatenate(entry_values),
+            (np.concatenate(entry_rows), np.concatenate(entry_cols)),
+        ),
+        shape=(n_rows, layout.n_free),
+    )
 
 
 def _dense_row_scores(block, posterior, scores, latent_scores, layout) -> FloatArray:
@@ -698,9 +739,10 @@ def _dense_row_scores(block, posterior, scores, latent_scores, layout) -> FloatA
 def _covariance(information: FloatArray) -> FloatArray | None:
     if information.size == 0:
         return information
-    try:
-        np.linalg.cholesky(information)
-    except np.linalg.LinAlgError:
+    factor, status = lapack.dpotrf(information, lower=1)
+    if status == 0:
+        inverse, status = lapack.dpotri(factor, lower=1)
+    if status != 0:
         warnings.warn(
             "the information matrix is not positive definite (a parameter is not identified); "
             "standard errors are NaN",
@@ -708,7 +750,8 @@ def _covariance(information: FloatArray) -> FloatArray | None:
             stacklevel=3,
         )
         return None
-    return np.linalg.inv(information)
+    # dpotri fills the lower triangle only
+    return np.tril(inverse) + np.tril(inverse, -1).T
 
 
 # --------------------------------------------------------------------------------------------

@@ -150,35 +150,46 @@ class ResponseData:
         """
         row_index = _as_index(rows, "rows")
         item_index = _as_index(items, "items")
-        values = np.asarray(categories, dtype=np.float64).ravel()
+        values = np.asarray(categories).ravel()
         if not (len(row_index) == len(item_index) == len(values)):
             raise ValueError(
                 "rows, items and categories must have the same length, got "
                 f"{len(row_index)}, {len(item_index)} and {len(values)}"
             )
+        if not np.issubdtype(values.dtype, np.integer):
+            values = values.astype(np.float64)
         _validate_categories(values, where=lambda k: f"response {k}")
+        values = values.astype(np.int8)
         if item_ids is not None:
             n_items = len(item_ids) if n_items is None else n_items
             if n_items != len(item_ids):
                 raise ValueError(f"n_items={n_items} but {len(item_ids)} item_ids were given")
-        n_items = int(item_index.max()) + 1 if n_items is None and len(item_index) else n_items
-        n_rows = int(row_index.max()) + 1 if n_rows is None and len(row_index) else n_rows
-        n_items = 0 if n_items is None else int(n_items)
-        n_rows = 0 if n_rows is None else int(n_rows)
-        if len(item_index) and item_index.max() >= n_items:
-            raise ValueError(f"item index {item_index.max()} out of range for n_items={n_items}")
-        if len(row_index) and row_index.max() >= n_rows:
-            raise ValueError(f"row index {row_index.max()} out of range for n_rows={n_rows}")
-        order = np.lexsort((item_index, row_index))
-        row_index, item_index, values = row_index[order], item_index[order], values[order]
-        repeated = (np.diff(row_index) == 0) & (np.diff(item_index) == 0)
-        if repeated.any():
-            at = int(np.flatnonzero(repeated)[0])
-            raise ValueError(f"row {row_index[at]} answers item {item_index[at]} more than once")
+        largest_item = int(item_index.max()) if len(item_index) else -1
+        largest_row = int(row_index.max()) if len(row_index) else -1
+        n_items = largest_item + 1 if n_items is None else int(n_items)
+        n_rows = largest_row + 1 if n_rows is None else int(n_rows)
+        if largest_item >= n_items:
+            raise ValueError(f"item index {largest_item} out of range for n_items={n_items}")
+        if largest_row >= n_rows:
+            raise ValueError(f"row index {largest_row} out of range for n_rows={n_rows}")
+        # one int64 key per response sorts by row, then item, and exposes repeated answers
+        key = row_index.astype(np.int64) * max(n_items, 1) + item_index
+        if len(key) and not np.all(key[1:] > key[:-1]):
+            order = np.argsort(key, kind="stable")
+            key = key[order]
+            row_index, item_index, values = row_index[order], item_index[order], values[order]
+            del order
+            repeated = np.flatnonzero(key[1:] == key[:-1])
+            if repeated.size:
+                at = int(repeated[0])
+                raise ValueError(
+                    f"row {row_index[at]} answers item {item_index[at]} more than once"
+                )
+        del key
         return cls(
-            rows=row_index.astype(np.int32),
-            items=item_index.astype(np.int32),
-            categories=values.astype(np.int8),
+            rows=row_index,
+            items=item_index,
+            categories=values,
             weights=_validate_weights(weights, n_rows),
             item_ids=_item_ids(item_ids, n_items),
         )
@@ -253,6 +264,8 @@ class ResponseData:
         Rows keep their numbering and weights, even when they lose every response.
         """
         chosen = np.asarray(indices, dtype=np.int64).ravel()
+        if np.array_equal(chosen, np.arange(self.n_items)):
+            return self  # immutable: nothing to copy
         if len(chosen) and (chosen.min() < 0 or chosen.max() >= self.n_items):
             raise ValueError(f"item indices must lie in [0, {self.n_items}), got {chosen}")
         new_index = np.full(self.n_items, -1, dtype=np.int64)
@@ -311,16 +324,18 @@ def _dense_position(observed: npt.NDArray[np.bool_], k: int) -> str:
     return f"row {row}, item {column}"
 
 
-def _as_index(values: npt.ArrayLike, name: str) -> npt.NDArray[np.int64]:
+def _as_index(values: npt.ArrayLike, name: str) -> npt.NDArray[np.int32]:
     array = np.asarray(values).ravel()
     if array.size and not np.issubdtype(array.dtype, np.integer):
         as_float = array.astype(np.float64)
         if np.any(as_float != np.round(as_float)):
             raise ValueError(f"{name} must hold integer indices, got {array[:5]}")
-    index = array.astype(np.int64)
-    if index.size and index.min() < 0:
-        raise ValueError(f"{name} must be >= 0, got {index.min()}")
-    return index
+        array = as_float
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {array.min()}")
+    if array.size and array.max() >= 2**31:
+        raise ValueError(f"{name} index {array.max()} is too large (limit 2**31 - 1)")
+    return array.astype(np.int32)
 
 
 def _item_ids(item_ids: Sequence[str] | None, n_items: int) -> tuple[str, ...]:
