@@ -181,3 +181,38 @@ def test_openapi_documents_every_exam_endpoint(client) -> None:
     assert paths["/certificates/{code}"]["get"]["security"] == []
     assert "ExamSession" in document["components"]["schemas"]
 
+
+
+def test_concurrent_posts_through_two_workers_store_one_response(
+    app, make_app, client, bank, api_token
+) -> None:
+    import threading
+
+    token = api_token("learner_x1")
+    headers = _headers(token)
+    body = client.post(f"/api/v1/exams/{FINAL}/sessions", headers=headers).get_json()
+    workers = [app, make_app()]  # two "processes" on one database
+    answer = {"position": 1, "item_id": body["item"]["id"],
+              "answer": keyed_answer(app, body["item"])}
+    url = f"/api/v1/sessions/{body['session_id']}/responses"
+    barrier = threading.Barrier(6)
+    replies: list[tuple[int, Any]] = []
+
+    def post(worker: Flask) -> None:
+        own = worker.test_client()
+        barrier.wait()
+        response = own.post(url, headers=headers, json=answer)
+        replies.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=post, args=(workers[i % 2],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in replies] == [200] * 6
+    assert all(reply == replies[0][1] for _, reply in replies)
+    with app.app_context():
+        stored = db.session.scalars(
+            select(ExamResponse.position).where(ExamResponse.session_id == body["session_id"])
+        ).all()
+    assert stored == [1]
