@@ -129,6 +129,7 @@ def test_answers_are_idempotent_and_conflicts_get_409(app, client, bank, api_tok
     changed = dict(answer, answer=keyed_answer(app, item, right=False))
     conflict = client.post(url, headers=headers, json=changed)
     assert conflict.status_code == 409 and conflict.get_json()["error"] == "already_answered"
+    assert "đã được trả lời" in conflict.get_json()["message"]  # Vietnamese by default
     stale_item = client.post(url, headers=headers,
                              json={"position": 2, "item_id": item["id"], "answer": "A"})
     assert stale_item.status_code == 409 and stale_item.get_json()["error"] == "wrong_item"

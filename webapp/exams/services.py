@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -250,7 +251,7 @@ class AttemptRow:
 
 def _require_learner(user: User) -> None:
     if user.role != Role.LEARNER:
-        raise PermissionDeniedError("only learners take exams", code="learners_only")
+        raise PermissionDeniedError(gettext("Only learners take exams."), code="learners_only")
 
 
 def list_exams(session: Session, user: User, *, now: datetime) -> list[ExamListing]:
@@ -302,7 +303,9 @@ def get_definition(session: Session, exam_id: str) -> ExamDefinition:
     """
     definition = session.get(ExamDefinition, exam_id)
     if definition is None or not definition.active:
-        raise NotFoundError(f"no exam {exam_id!r}", code="exam_not_found")
+        raise NotFoundError(
+            gettext("There is no exam %(exam)s.", exam=exam_id), code="exam_not_found"
+        )
     return definition
 
 
@@ -372,7 +375,11 @@ def _start_once(
     status = eligibility(session, user.id, definition, now=now)
     if not status.eligible:
         raise PermissionDeniedError(
-            f"exam {exam_id!r} is not open to this learner now: {status.reason}",
+            gettext(
+                "You cannot start the exam %(exam)s now (%(reason)s).",
+                exam=exam_id,
+                reason=str(status.reason),
+            ),
             code=str(status.reason),
         )
     blueprint_document = dict(definition.blueprint)
@@ -487,11 +494,13 @@ def submit_answer(
     """
     if isinstance(position, bool) or not isinstance(position, int) or position < 1:
         raise InvalidInputError(
-            f"position must be a positive integer, got {position!r}", code="invalid_position"
+            gettext("position must be a positive integer, got %(value)s.", value=repr(position)),
+            code="invalid_position",
         )
     if not isinstance(item_id, str) or not item_id:
         raise InvalidInputError(
-            f"item_id must be an item id, got {item_id!r}", code="invalid_item_id"
+            gettext("item_id must be an item id, got %(value)s.", value=repr(item_id)),
+            code="invalid_item_id",
         )
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
@@ -523,7 +532,9 @@ def _submit_once(
     # write lock once another writer has committed
     exam_session = _lock(session, session_id)
     if exam_session.user_id != user.id:
-        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+        raise NotFoundError(
+            gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
+        )
     responses = _responses(session, session_id)
     n_answered = len(responses)
     if position <= n_answered:
@@ -541,25 +552,31 @@ def _submit_once(
                 at_position=position,
             )
         raise ConflictError(
-            f"position {position} of session {session_id} is already answered",
+            gettext(
+                "Question %(position)d was already answered with another answer.", position=position
+            ),
             code="already_answered",
         )
     if exam_session.status != SessionStatus.OPEN.value:
-        raise ConflictError(f"session {session_id} has finished", code="session_finished")
+        raise ConflictError(gettext("This exam session has finished."), code="session_finished")
     if _past_deadline(exam_session, now):
         state = _finalize_time_limit(session, cache, exam_session, responses, now=now)
         return _view(exam_session, state, cache, session, now=now, time_limit=True)
     if position != n_answered + 1:
         raise ConflictError(
-            f"position {position} is not the current position {n_answered + 1}",
+            gettext(
+                "Question %(position)d is not the current question %(current)d.",
+                position=position,
+                current=n_answered + 1,
+            ),
             code="wrong_position",
         )
     state = _state(session, cache, exam_session, responses)
     if state.finished or state.current_item is None:
-        raise ConflictError(f"session {session_id} has no item to answer", code="session_finished")
+        raise ConflictError(gettext("This exam session has finished."), code="session_finished")
     if item_id != state.current_item:
         raise ConflictError(
-            f"item {item_id!r} is not the current item of position {position}",
+            gettext("Item %(item)s is not the current question.", item=item_id),
             code="wrong_item",
         )
     compiled = _compiled(session, cache, exam_session)
@@ -609,7 +626,7 @@ def session_result(
     """
     view = get_session_view(session, cache, user, session_id, now=now)
     if not view.finished or view.result is None:
-        raise ConflictError(f"session {session_id} has not finished", code="session_open")
+        raise ConflictError(gettext("This exam session has not finished yet."), code="session_open")
     return view.result
 
 
@@ -700,9 +717,11 @@ def rescore_session(session: Session, session_id: int) -> RescoreReport:
 
     exam_session = session.get(ExamSession, session_id)
     if exam_session is None:
-        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+        raise NotFoundError(
+            gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
+        )
     if exam_session.status != SessionStatus.FINISHED.value:
-        raise ConflictError(f"session {session_id} has not finished", code="session_open")
+        raise ConflictError(gettext("This exam session has not finished yet."), code="session_open")
     compiled = load_pool(session, exam_session.pool_items)
     blueprint = Blueprint.from_dict(exam_session.blueprint)
     responses = _responses(session, session_id)
@@ -753,7 +772,9 @@ def _owned(session: Session, user: User, session_id: int) -> ExamSession:
     exam_session = session.get(ExamSession, session_id, populate_existing=True)
     # another learner's session does not exist for this one (no probing of ids)
     if exam_session is None or exam_session.user_id != user.id:
-        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+        raise NotFoundError(
+            gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
+        )
     return exam_session
 
 
@@ -772,7 +793,9 @@ def _lock(session: Session, session_id: int) -> ExamSession:
         query = select(ExamSession).where(ExamSession.id == session_id).with_for_update()
     exam_session = session.scalar(query.execution_options(populate_existing=True))
     if exam_session is None:
-        raise NotFoundError(f"no exam session {session_id}", code="session_not_found")
+        raise NotFoundError(
+            gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
+        )
     return exam_session
 
 
