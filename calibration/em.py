@@ -64,7 +64,7 @@ DEFAULT_MIN_RESPONSES = 10
 # many response-node products they fall back to the cross-product (XPD) information.
 _OAKES_BUDGET = 2e9
 _NEWTON_STEPS = 8
-_NEWTON_TOLERANCE = 1e-9
+_NEWTON_TOLERANCE = 1e-6
 _MAX_NEWTON_STEP = 1.0
 _PROBIT_SCALE = math.sqrt(1.0 + math.pi / 8.0)  # E sigma(theta + d) ~ sigma(d / 1.18), N(0, 1)
 
@@ -510,6 +510,11 @@ def _normal_weights(nodes: FloatArray, mean: float, sd: float) -> FloatArray:
     return weights / weights.sum()
 
 
+def _log_weights(nodes: FloatArray, mean: float, log_sd: float) -> FloatArray:
+    """Log quadrature weights of N(mean, exp(log_sd)^2) on the fixed nodes."""
+    return np.log(_normal_weights(nodes, mean, math.exp(log_sd)))
+
+
 def _solve_batched(matrices: FloatArray, vectors: FloatArray) -> FloatArray:
     """Solve each small system; a singular one gets a ridge so the step stays finite."""
     try:
@@ -610,9 +615,7 @@ def _oakes_information(model, blocks, layout, params, mean, log_sd) -> FloatArra
 
     def gradient_at(point: FloatArray) -> FloatArray:
         p, m, s = layout.unpack(point, params, mean, log_sd)
-        estep = blocks.expected_counts(
-            model.log_p(p), np.log(_normal_weights(model.nodes, m, math.exp(s)))
-        )
+        estep = blocks.expected_counts(model.log_p(p), _log_weights(model.nodes, m, s))
         return model.total_gradient(p, m, s, estep)
 
     hessian = np.empty((layout.n_free, layout.n_free))
@@ -630,7 +633,7 @@ def _xpd_information(model, blocks, layout, params, mean, log_sd) -> FloatArray:
     log_p = model.log_p(params)
     scores = model.scores(params)
     latent_scores = model.latent_scores(mean, log_sd)
-    log_weights = np.log(_normal_weights(model.nodes, mean, math.exp(log_sd)))
+    log_weights = _log_weights(model.nodes, mean, log_sd)
     n_free = layout.n_free
     information = np.zeros((n_free, n_free))
     for block, _, posterior in blocks.posteriors(log_p, log_weights):
@@ -970,9 +973,7 @@ def _calibrate_once(
     def em_map(point: FloatArray) -> tuple[FloatArray, float, float]:
         nonlocal evaluations
         p, m, s = layout.unpack(point, template, mean, log_sd)
-        estep = blocks.expected_counts(
-            model.log_p(p), np.log(_normal_weights(nodes, m, math.exp(s)))
-        )
+        estep = blocks.expected_counts(model.log_p(p), _log_weights(nodes, m, s))
         evaluations += 1
         if progress is not None:
             progress(evaluations, estep.log_likelihood)
@@ -1028,7 +1029,7 @@ def _calibrate_once(
         )
 
     params, mean, log_sd = layout.unpack(x, template, mean, log_sd)
-    log_weights = np.log(_normal_weights(nodes, mean, math.exp(log_sd)))
+    log_weights = _log_weights(nodes, mean, log_sd)
     final = blocks.expected_counts(model.log_p(params), log_weights)
 
     # A free item with a negative slope is reversed (usually a keying error): drop and refit.

@@ -138,8 +138,6 @@ def _read_rows(path: Path) -> list[list[str]]:
 def _read_wide(path: Path, rows: list[list[str]], count_column: str | None) -> ResponseTable:
     header = [cell.strip() for cell in rows[0]]
     body = rows[1:]
-    if not body:
-        raise _error(path, None, None, "tệp không có dòng dữ liệu", "no data rows after the header")
     _check_header(path, header)
     has_person = header[0].lower() == PERSON_COLUMN
     count_index = None
@@ -164,17 +162,7 @@ def _read_wide(path: Path, rows: list[list[str]], count_column: str | None) -> R
             "cần ít nhất hai cột câu hỏi",
             f"at least two item columns are needed, found {len(item_columns)}",
         )
-    for position, row in enumerate(body):
-        if len(row) != len(header):
-            raise _error(
-                path,
-                position + 2,
-                None,
-                f"có {len(row)} ô nhưng tiêu đề có {len(header)} cột",
-                f"{len(row)} cells but the header has {len(header)} columns",
-            )
-    cells = np.array(body, dtype=str)
-    cells = np.char.strip(cells)
+    cells = _cell_matrix(path, header, body)
     weights = None
     if count_index is not None:
         weights = _numbers(path, cells[:, count_index], header[count_index], allow_blank=False)
@@ -195,6 +183,22 @@ def _read_wide(path: Path, rows: list[list[str]], count_column: str | None) -> R
         categories, weights=weights, item_ids=item_ids, collapse=person_ids is None
     )
     return ResponseTable(data, person_ids, lowest, str(path))
+
+
+def _cell_matrix(path: Path, header: Sequence[str], body: list[list[str]]) -> npt.NDArray[np.str_]:
+    """The data rows as a stripped string matrix, after checking each row's length."""
+    if not body:
+        raise _error(path, None, None, "tệp không có dòng dữ liệu", "no data rows after the header")
+    for position, row in enumerate(body):
+        if len(row) != len(header):
+            raise _error(
+                path,
+                position + 2,
+                None,
+                f"có {len(row)} ô nhưng tiêu đề có {len(header)} cột",
+                f"{len(row)} cells but the header has {len(header)} columns",
+            )
+    return np.char.strip(np.array(body, dtype=str))
 
 
 def _check_header(path: Path, header: Sequence[str]) -> None:
@@ -314,18 +318,7 @@ def _read_long(path: Path, rows: list[list[str]]) -> ResponseTable:
             f"a required column is missing; the long format needs {', '.join(LONG_COLUMNS)}",
         )
     body = rows[1:]
-    if not body:
-        raise _error(path, None, None, "tệp không có dòng dữ liệu", "no data rows after the header")
-    for position, row in enumerate(body):
-        if len(row) != len(header):
-            raise _error(
-                path,
-                position + 2,
-                None,
-                f"có {len(row)} ô nhưng tiêu đề có {len(header)} cột",
-                f"{len(row)} cells but the header has {len(header)} columns",
-            )
-    cells = np.char.strip(np.array(body, dtype=str))
+    cells = _cell_matrix(path, header, body)
     person_col, item_col, score_col = (header.index(name) for name in LONG_COLUMNS)
     for column in (person_col, item_col):
         blank = cells[:, column] == ""

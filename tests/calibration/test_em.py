@@ -82,6 +82,8 @@ def test_lsat7_2pl_reproduces_mirt_estimates_log_likelihood_and_standard_errors(
     assert result.se_method == "oakes"
     # mirt publishes its Oakes standard errors to three decimals
     assert_allclose(result.se_a, [item["se_a"] for item in reference["items"]], atol=0.0015)
+    se_intercepts = np.sqrt(np.diag(result.covariance))[1::2]  # internal order a1, d1, a2, ...
+    assert_allclose(se_intercepts, [item["se_d"] for item in reference["items"]], atol=0.0015)
     assert result.converged and result.n_parameters == 10 and result.n_persons == 1000
 
 
