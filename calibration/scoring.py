@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtri
 
 from calibration.models import (
     ItemParameters,
@@ -55,9 +56,7 @@ class AbilityEstimates:
 
     def confidence_interval(self, level: float = 0.95) -> tuple[npt.NDArray, npt.NDArray]:
         """Wald interval ``theta ± z * se`` at the given confidence level."""
-        from scipy.stats import norm
-
-        z = float(norm.ppf(0.5 + level / 2.0))
+        z = float(ndtri(0.5 + level / 2.0))
         return self.theta - z * self.se, self.theta + z * self.se
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
+from scipy.special import ndtri
 
 PASS = 1
 FAIL = -1
@@ -69,7 +69,7 @@ class ConfidenceIntervalClassifier:
         self, theta: npt.NDArray[np.float64], se: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
         """Decision per examinee from the interim estimate and its standard error."""
-        z = float(norm.ppf(0.5 + self.confidence / 2.0))
+        z = float(ndtri(0.5 + self.confidence / 2.0))
         theta = np.asarray(theta, dtype=float)
         se = np.asarray(se, dtype=float)
         return np.where(
