@@ -6,6 +6,7 @@ Messages are Vietnamese: the app's default locale applies inside an app context 
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -169,3 +170,34 @@ def test_upload_of_a_non_csv_file_is_refused(client, auth, world, csrf):
     response = _upload(client, csrf, b"\x89PNG", filename="photo.png")
     assert response.status_code == 400
     assert "Tệp phải có đuôi .csv." in response.get_data(as_text=True)
+
+
+def test_temporary_passwords_use_the_fast_hash_and_chosen_ones_the_configured_one(
+    make_app, world, login_with, csrf
+):
+    app = make_app(PASSWORD_HASH_METHOD="scrypt")
+    with app.app_context():
+        session = db.session
+        text = HEADER + "".join(f"bulk{n:03d},Người {n},HN-X1,learner,\n" for n in range(50))
+        started = time.perf_counter()
+        result = import_users_csv(session, _actor(session, world), text)
+        elapsed = time.perf_counter() - started
+        user = session.scalar(select(User).where(User.username == "bulk007"))
+        assert user.password_hash.startswith("pbkdf2:sha256:20000$")
+    assert elapsed < 5  # scrypt would take about 0.1 s per account
+    client = app.test_client()
+    temporary = result.accounts[7].temporary_password
+    assert login_with(client, "bulk007", temporary).status_code == 302
+    token = csrf(client, "/auth/password")
+    client.post(
+        "/auth/password",
+        data={
+            "csrf_token": token,
+            "current_password": temporary,
+            "new_password": "my-own-secret-7",
+            "confirm_password": "my-own-secret-7",
+        },
+    )
+    with app.app_context():
+        changed = db.session.scalar(select(User).where(User.username == "bulk007"))
+        assert changed.password_hash.startswith("scrypt:")

@@ -156,7 +156,6 @@ def import_users() -> str | tuple[str, int]:
                 db.session,
                 _actor(),
                 text,
-                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
                 ip_address=client_address(),
                 now=clock.now(),
             )

@@ -34,6 +34,7 @@ from webapp.services.org_units import (
 from webapp.services.passwords import (
     DEFAULT_HASH_METHOD,
     DEFAULT_MIN_LENGTH,
+    TEMPORARY_HASH_METHOD,
     hash_password,
     validate_new_password,
     verify_password,
@@ -145,8 +146,9 @@ def create_user(
 ) -> CreatedAccount:
     """Create one account in ``actor``'s scope and commit.
 
-    Without ``password`` a temporary one is generated and returned. The account must change
-    its password at first login unless ``must_change_password`` is False.
+    Without ``password`` a temporary one is generated (hashed with the fast method fit for
+    random one-time passwords) and returned. The account must change its password at first
+    login unless ``must_change_password`` is False.
 
     Raises
     ------
@@ -170,6 +172,7 @@ def create_user(
     temporary = None
     if password is None:
         temporary = password = generate_temporary_password()
+        hash_method = TEMPORARY_HASH_METHOD
     else:
         validate_new_password(password, username=username, min_length=min_password_length)
     if find_user_by_username(session, username) is not None:

@@ -30,7 +30,7 @@ from webapp.services.accounts import (
 )
 from webapp.services.audit import record_audit
 from webapp.services.org_units import visible_org_unit_ids
-from webapp.services.passwords import DEFAULT_HASH_METHOD, hash_password
+from webapp.services.passwords import TEMPORARY_HASH_METHOD, hash_password
 
 CSV_COLUMNS = ("username", "full_name", "org_unit", "role", "email")
 MAX_ROWS = 5000
@@ -68,14 +68,15 @@ def import_users_csv(
     actor: User | None,
     text: str,
     *,
-    hash_method: str = DEFAULT_HASH_METHOD,
+    hash_method: str = TEMPORARY_HASH_METHOD,
     ip_address: str | None = None,
     now: datetime | None = None,
 ) -> ImportResult:
     """Create every account of the CSV ``text`` in ``actor``'s scope, or none, and commit.
 
-    Org units are given by code. New accounts get a temporary password and must change it at
-    first login.
+    Org units are given by code. New accounts get a temporary password (hashed with
+    ``hash_method``, by default the fast one fit for random one-time passwords) and must change
+    it at first login.
 
     Raises
     ------

@@ -161,14 +161,13 @@ def import_users(csv_file: Path, passwords_out: Path | None) -> None:
     from webapp.exceptions import CsvImportError, WebappError
     from webapp.services import csv_import
 
-    with _app_session() as (app, session):
+    with _app_session() as (_app, session):
         try:
             text = csv_import.decode_csv_upload(csv_file.read_bytes())
             result = csv_import.import_users_csv(
                 session,
                 None,
                 text,
-                hash_method=app.config["PASSWORD_HASH_METHOD"],
             )
         except CsvImportError as error:
             for row_error in error.errors:
