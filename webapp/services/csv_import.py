@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.exceptions import CsvImportError, InvalidInputError, RowError
-from webapp.models import OrgUnit, User, utcnow
+from webapp.models import AuditEntry, OrgUnit, User, utcnow
 from webapp.services.accounts import (
     CreatedAccount,
     _new_user,
@@ -28,7 +29,6 @@ from webapp.services.accounts import (
     require_admin,
     username_error,
 )
-from webapp.services.audit import record_audit
 from webapp.services.org_units import visible_org_unit_ids
 from webapp.services.passwords import TEMPORARY_HASH_METHOD, hash_password
 
@@ -121,6 +121,7 @@ def import_users_csv(
             ],
         )
     units = {unit.code: unit for unit in session.scalars(select(OrgUnit))}
+    units_by_id = {unit.id: unit for unit in units.values()}
     visible = visible_org_unit_ids(session, actor)
     rows: list[tuple[int, dict[str, str]]] = []
     for values in reader:
@@ -221,34 +222,48 @@ def import_users_csv(
         )
 
     now = now or utcnow()
-    created: list[CreatedAccount] = []
+    pending: list[tuple[User, str]] = []
     for _row_number, record in rows:
         unit = units[record["org_unit"].upper()]
-        role = parse_role(record["role"])
         password = generate_temporary_password()
         user = _new_user(
             record["username"],
             record["full_name"],
             record["email"],
             unit,
-            role,
+            parse_role(record["role"]),
             hash_password(password, hash_method),
             now,
         )
         user.must_change_password = True
-        session.add(user)
-        session.flush()
+        pending.append((user, password))
+    session.add_all([user for user, _password in pending])
+    session.flush()  # one round of inserts, then the ids exist for the audit entries
+    created: list[CreatedAccount] = []
+    for user, password in pending:
         created.append(
-            CreatedAccount(user.id, user.username, user.full_name, role, unit.code, password)
+            CreatedAccount(
+                user.id,
+                user.username,
+                user.full_name,
+                user.role,
+                units_by_id[user.org_unit_id].code,
+                password,
+            )
         )
-        record_audit(
-            session,
-            actor,
-            "user.create",
-            target_user=user,
-            ip_address=ip_address,
-            now=now,
-            details={"username": user.username, "role": role.value, "via": "csv"},
+        session.add(
+            AuditEntry(
+                occurred_at=now,
+                actor_id=actor.id if actor is not None else None,
+                action="user.create",
+                target_user_id=user.id,
+                org_unit_id=user.org_unit_id,
+                ip_address=ip_address,
+                details=json.dumps(
+                    {"username": user.username, "role": user.role.value, "via": "csv"},
+                    sort_keys=True,
+                ),
+            )
         )
     session.commit()
     return ImportResult(accounts=created)
