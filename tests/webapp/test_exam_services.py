@@ -538,3 +538,35 @@ def test_demo_learners_may_take_the_final_exam_and_a_second_run_changes_nothing(
     assert listing[FINAL].eligibility.eligible
     done = session.scalars(select(TopicProgress).where(TopicProgress.user_id == learner.id))
     assert len(done.all()) == 19
+
+
+def test_concurrent_starts_open_one_session(session, factory) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    barrier = threading.Barrier(4)
+    outcomes: list[Any] = []
+
+    def start() -> None:
+        with factory() as own:
+            learner = own.get(User, user.id)
+            own.commit()
+            barrier.wait()
+            try:
+                view, created = services.start_session(own, cache, learner, FINAL, now=START)
+                outcomes.append((view.session_id, created, view.item["id"]))
+            except BaseException as error:  # reported below
+                outcomes.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
+    assert len({outcome[0] for outcome in outcomes}) == 1
+    assert sorted(outcome[1] for outcome in outcomes) == [False, False, False, True]
+    assert len({outcome[2] for outcome in outcomes}) == 1
+    session.rollback()
+    count = session.scalar(select(func.count()).where(ExamSession.user_id == user.id))
+    assert count == 1
