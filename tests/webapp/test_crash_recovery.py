@@ -1,0 +1,317 @@
+"""``kill -9`` of a real server mid-exam loses no acknowledged answer, and the learner resumes at
+exactly the same item and position.
+
+A real ``sathach serve`` (gunicorn, two workers) runs on a free loopback port over a fresh
+database (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` is set) prepared as ``sathach demo``
+prepares it. A learner answers part of the final exam through the JSON API, then the whole
+server (master and workers, one process group) is killed with SIGKILL twice: once while the
+learner reads the next item, once with an answer in flight; each time a new server starts on the
+same port. Every acknowledged answer is still stored as given, the session resumes at the
+acknowledged item, the retried in-flight answer is stored exactly once, and the exam runs to its
+end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from item_bank.db import make_engine
+from item_bank.models import Item, ItemVersion
+from item_bank.seed import seed_bank
+from webapp.exams.definitions import final_exam_id
+from webapp.exams.demo import prepare_exam_demo
+from webapp.exams.models import ExamResponse
+from webapp.models import utcnow
+from webapp.services.demo import ensure_demo_accounts
+
+pytestmark = pytest.mark.slow
+
+COURSE = "KNS-CBCX"
+FINAL = final_exam_id(COURSE)
+LEARNER = "learner1"
+DEMO_PASSWORD = "demo"
+FAST_HASH = "pbkdf2:sha256:1000"  # production uses scrypt; the test needs speed, not strength
+SECRET = "crash-recovery-secret-key-0123456789abcdef"
+ANSWERED_BEFORE_CRASH = 6
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """``sathach serve`` (gunicorn) in its own process group on a fixed loopback port."""
+
+    def __init__(self, database_url: str, log_path: Path, *, workers: int = 2) -> None:
+        self.port = _free_port()
+        self.log_path = log_path
+        self.workers = workers
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SATHACH_")}
+        env.update(SATHACH_SECRET_KEY=SECRET, SATHACH_DATABASE_URL=database_url)
+        self._env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        command = [
+            sys.executable, "-c", "from webapp.cli import main; main()", "serve",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            "--threads", "4",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                status, _body = self.request("GET", "/healthz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"the server did not answer within {timeout_s} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        # The workers are in the same group; wait until none of them holds the port any more.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.process = None
+
+    def stop(self) -> None:
+        """Terminate the server and its workers (SIGTERM, then SIGKILL after 10 s)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            if process is not None:
+                _kill_group_quietly(process.pid)
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        timeout: float = 15.0,
+    ) -> tuple[int, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            reply = connection.getresponse()
+            data = reply.read()
+        finally:
+            connection.close()
+        is_json = reply.getheader("Content-Type", "").startswith("application/json")
+        return reply.status, json.loads(data) if is_json else data
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+def _kill_group_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def demo_database(fresh_database_url: str) -> Iterator[Engine]:
+    """A fresh database as ``sathach demo`` prepares it; ``learner1`` may take the final."""
+    engine = make_engine(fresh_database_url)
+    with Session(engine) as session:
+        seed_bank(session)
+        session.commit()
+        accounts = ensure_demo_accounts(session, DEMO_PASSWORD, hash_method=FAST_HASH)
+        learners = [user.id for name, user in accounts.users.items() if name.startswith("learner")]
+        prepare_exam_demo(session, COURSE, learners, now=utcnow())
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def server(demo_database: Engine, fresh_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    live = LiveServer(fresh_database_url, tmp_path / "server.log")
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def _answer_for(engine: Engine, item: dict[str, Any], position: int) -> Any:
+    """A right answer at odd positions and a wrong one at even positions (read from the bank)."""
+    with Session(engine) as session:
+        current = session.get(Item, item["id"]).current_version_number
+        version = session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item["id"], ItemVersion.version == current
+            )
+        )
+        options = [option["id"] for option in version.options]
+        right = position % 2 == 1
+        if version.type == "multiple_response":
+            return list(version.key) if right else [o for o in options if o not in version.key][:1]
+        if version.type == "ordered":
+            ranked = sorted(version.options, key=lambda option: option["score"])
+            return ranked[-1 if right else 0]["id"]
+        return version.key if right else next(o for o in options if o != version.key)
+
+
+def _stored(engine: Engine, session_id: int) -> list[tuple[int, str, Any]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(ExamResponse.position, ExamResponse.item_id, ExamResponse.answer)
+            .where(ExamResponse.session_id == session_id)
+            .order_by(ExamResponse.position)
+        )
+        return [(position, item_id, answer) for position, item_id, answer in rows]
+
+
+def test_kill_9_mid_exam_loses_no_acknowledged_answer_and_resumes_at_the_same_item(
+    server: LiveServer, demo_database: Engine
+) -> None:
+    status, body = server.request(
+        "POST", "/api/v1/auth/token", body={"username": LEARNER, "password": DEMO_PASSWORD}
+    )
+    assert status == 200, body
+    token = body["token"]
+    status, state = server.request("POST", f"/api/v1/exams/{FINAL}/sessions", token=token)
+    assert status == 201, state
+    session_id = state["session_id"]
+    acknowledged: list[tuple[int, str, Any]] = []
+    while len(acknowledged) < ANSWERED_BEFORE_CRASH:
+        position, item = state["position"], state["item"]
+        answer = _answer_for(demo_database, item, position)
+        status, state = server.request(
+            "POST",
+            f"/api/v1/sessions/{session_id}/responses",
+            token=token,
+            body={"position": position, "item_id": item["id"], "answer": answer},
+        )
+        assert status == 200 and state["status"] == "open", state
+        acknowledged.append((position, item["id"], answer))
+    last_acknowledged = state
+    assert last_acknowledged["position"] == ANSWERED_BEFORE_CRASH + 1
+
+    # First crash: the learner is reading the next item when the whole server dies.
+    server.kill()
+    assert _stored(demo_database, session_id) == acknowledged
+    server.start()
+    status, resumed = server.request("GET", f"/api/v1/sessions/{session_id}", token=token)
+    assert status == 200, resumed
+    # Exactly where the learner was: same position, same item, same payload, the clock running.
+    assert resumed["status"] == "open"
+    assert resumed["position"] == last_acknowledged["position"]
+    assert resumed["item"] == last_acknowledged["item"]
+    assert resumed["time_left_s"] <= last_acknowledged["time_left_s"]
+    status, again = server.request("POST", f"/api/v1/exams/{FINAL}/sessions", token=token)
+    assert status == 200 and again["session_id"] == session_id  # resumed, not a new attempt
+    assert again["position"] == resumed["position"] and again["item"] == resumed["item"]
+
+    # Second crash: an answer is in flight (sent, reply not read) when the server dies.
+    in_flight = {
+        "position": resumed["position"],
+        "item_id": resumed["item"]["id"],
+        "answer": _answer_for(demo_database, resumed["item"], resumed["position"]),
+    }
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        payload = json.dumps(in_flight).encode()
+        connection.sendall(
+            (
+                f"POST /api/v1/sessions/{session_id}/responses HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            + payload
+        )
+        server.kill()
+    stored = _stored(demo_database, session_id)
+    assert stored[:ANSWERED_BEFORE_CRASH] == acknowledged  # nothing acknowledged was lost
+    assert len(stored) in (ANSWERED_BEFORE_CRASH, ANSWERED_BEFORE_CRASH + 1)  # nor half-stored
+    in_flight_stored = len(stored) == ANSWERED_BEFORE_CRASH + 1
+    if in_flight_stored:
+        assert stored[-1] == (in_flight["position"], in_flight["item_id"], in_flight["answer"])
+
+    server.start()
+    status, resumed = server.request("GET", f"/api/v1/sessions/{session_id}", token=token)
+    assert status == 200 and resumed["status"] == "open", resumed
+    assert resumed["position"] == len(stored) + 1
+    if not in_flight_stored:
+        assert resumed["item"]["id"] == in_flight["item_id"]
+
+    # The phone retries the answer it never saw acknowledged: stored exactly once, and the
+    # reply is the state the server resumed at.
+    status, state = server.request(
+        "POST", f"/api/v1/sessions/{session_id}/responses", token=token, body=in_flight
+    )
+    assert status == 200, state
+    assert len(_stored(demo_database, session_id)) == ANSWERED_BEFORE_CRASH + 1
+    if in_flight_stored:
+        assert state["position"] == resumed["position"] and state["item"] == resumed["item"]
+
+    # And the exam goes on to its end after the restart.
+    sent = [*acknowledged, (in_flight["position"], in_flight["item_id"], in_flight["answer"])]
+    while state["status"] == "open":
+        position, item = state["position"], state["item"]
+        answer = _answer_for(demo_database, item, position)
+        status, state = server.request(
+            "POST",
+            f"/api/v1/sessions/{session_id}/responses",
+            token=token,
+            body={"position": position, "item_id": item["id"], "answer": answer},
+        )
+        assert status == 200, state
+        sent.append((position, item["id"], answer))
+        assert len(sent) <= 30, "the exam did not stop at its maximum length"
+    assert state["status"] == "finished"
+    assert _stored(demo_database, session_id) == sent
+    status, result = server.request("GET", f"/api/v1/sessions/{session_id}/result", token=token)
+    assert status == 200 and result["scale_score"] is not None, result
