@@ -23,7 +23,10 @@ FloatArray = npt.NDArray[np.float64]
 
 _DENSE_MIN_DENSITY = 0.3
 _DENSE_MAX_CELLS = 30_000_000
-_BLOCK_CELLS = 4_000_000  # rows x nodes (or rows x items) per block: ~32 MB of float64
+_BLOCK_CELLS = 4_000_000
+# Large dense data keep their indicators in float32 and iterate in single precision (half the
+# memory traffic of the BLAS products); the final E-step and standard errors use float64.
+_SINGLE_PRECISION_CELLS = 2_000_000  # rows x nodes (or rows x items) per block: ~32 MB of float64
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class ResponseBlocks:
         self.dense = (
             data.density >= _DENSE_MIN_DENSITY and data.n_rows * data.n_items <= _DENSE_MAX_CELLS
         )
+        self.dtype = (
+            np.float32
+            if self.dense and data.n_rows * data.n_items >= _SINGLE_PRECISION_CELLS
+            else np.float64
+        )
         width = max(n_nodes, data.n_items if self.dense else 1)
         block_rows = max(1024, _BLOCK_CELLS // width)
         bounds = np.arange(0, data.n_rows + block_rows, block_rows)
@@ -92,12 +100,12 @@ class ResponseBlocks:
             indicators = []
             for category in range(1, self.n_categories):
                 chosen = categories == category
-                matrix = np.zeros(shape)
+                matrix = np.zeros(shape, dtype=self.dtype)
                 matrix[local_rows[chosen], items[chosen]] = 1.0
                 indicators.append(matrix)
             mask = None
             if len(rows) < n_block * self.n_items:
-                mask = np.zeros(shape)
+                mask = np.zeros(shape, dtype=self.dtype)
                 mask[local_rows, items] = 1.0
             return Block(
                 start,
@@ -134,17 +142,26 @@ class ResponseBlocks:
             categories,
         )
 
-    def log_likelihood_grid(self, block: Block, log_p: FloatArray) -> FloatArray:
-        """Rows x nodes log-likelihood of the block; ``log_p`` is (items, categories, nodes)."""
+    def log_likelihood_grid(
+        self, block: Block, log_p: FloatArray, exact: bool = True
+    ) -> FloatArray:
+        """Rows x nodes log-likelihood of the block; ``log_p`` is (items, categories, nodes).
+
+        ``exact=False`` lets large dense data use their single-precision indicators.
+        """
         if block.dense:
+            fast = not exact and self.dtype == np.float32
+            dtype = np.float32 if fast else np.float64
             base = log_p[:, 0, :]
             grid = np.zeros((block.stop - block.start, log_p.shape[2]))
             for category, indicator in enumerate(block.indicators, start=1):
-                grid += indicator @ (log_p[:, category, :] - base)
+                grid += indicator.astype(dtype, copy=False) @ (log_p[:, category, :] - base).astype(
+                    dtype
+                )
             if block.mask is None:
                 grid += base.sum(axis=0)
             else:
-                grid += block.mask @ base
+                grid += block.mask.astype(dtype, copy=False) @ base.astype(dtype)
             return grid
         grid = block.indicators[0] @ log_p[:, 0, :]
         for category in range(1, self.n_categories):
@@ -152,11 +169,11 @@ class ResponseBlocks:
         return np.asarray(grid)
 
     def posteriors(
-        self, log_p: FloatArray, log_weights: FloatArray
+        self, log_p: FloatArray, log_weights: FloatArray, exact: bool = True
     ) -> Iterator[tuple[Block, FloatArray, FloatArray]]:
         """Yield each block, its rows' marginal log-likelihoods and posteriors (rows x nodes)."""
         for block in self.blocks:
-            grid = self.log_likelihood_grid(block, log_p)
+            grid = self.log_likelihood_grid(block, log_p, exact)
             grid += log_weights
             peak = grid.max(axis=1, keepdims=True)
             grid -= peak
@@ -165,25 +182,33 @@ class ResponseBlocks:
             grid /= total
             yield block, (peak + np.log(total)).ravel(), grid
 
-    def expected_counts(self, log_p: FloatArray, log_weights: FloatArray) -> EStepResult:
-        """One E-step: marginal log-likelihood, expected counts and node totals."""
+    def expected_counts(
+        self, log_p: FloatArray, log_weights: FloatArray, exact: bool = True
+    ) -> EStepResult:
+        """One E-step: marginal log-likelihood, expected counts and node totals.
+
+        With ``exact=False`` large dense data work in single precision (EM iterations only).
+        """
         n_nodes = log_p.shape[2]
         counts = np.zeros((self.n_items, self.n_categories, n_nodes))
         node_totals = np.zeros(n_nodes)
         log_likelihood = 0.0
-        for block, row_log_likelihood, posterior in self.posteriors(log_p, log_weights):
+        fast = not exact and self.dtype == np.float32
+        for block, row_log_likelihood, posterior in self.posteriors(log_p, log_weights, exact):
             log_likelihood += float(block.weights @ row_log_likelihood)
             posterior *= block.weights[:, None]
             node_totals += posterior.sum(axis=0)
             if block.dense:
+                dtype = np.float32 if fast else np.float64
+                weighted = posterior.astype(dtype, copy=False)
                 answered = (
                     np.broadcast_to(posterior.sum(axis=0), (self.n_items, n_nodes))
                     if block.mask is None
-                    else block.mask.T @ posterior
+                    else block.mask.astype(dtype, copy=False).T @ weighted
                 )
-                rest = np.array(answered)
+                rest = np.array(answered, dtype=np.float64)
                 for category, indicator in enumerate(block.indicators, start=1):
-                    part = indicator.T @ posterior
+                    part = indicator.astype(dtype, copy=False).T @ weighted
                     counts[:, category, :] += part
                     rest -= part
                 counts[:, 0, :] += rest

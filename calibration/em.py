@@ -960,7 +960,10 @@ def _calibrate_once(
     is_fixed = np.array([j in fixed_rows for j in range(len(keep))], dtype=bool)
     layout = _Layout(models, n_categories, is_fixed, priors)
     model = _Model(layout, nodes)
-    params = _start_values(models, sub.category_counts, n_categories, layout.width, priors)
+    # anchors may have more categories than the new sample reached: pad the counts
+    observed_counts = np.zeros((len(keep), layout.max_categories))
+    observed_counts[:, : sub.category_counts.shape[1]] = sub.category_counts
+    params = _start_values(models, observed_counts, n_categories, layout.width, priors)
     for j, anchor in fixed_rows.items():
         params[j] = _fixed_internal(fixed.parameters, anchor, layout.width)
     blocks = ResponseBlocks(sub, layout.max_categories, len(nodes))
@@ -973,7 +976,7 @@ def _calibrate_once(
     def em_map(point: FloatArray) -> tuple[FloatArray, float, float]:
         nonlocal evaluations
         p, m, s = layout.unpack(point, template, mean, log_sd)
-        estep = blocks.expected_counts(model.log_p(p), _log_weights(nodes, m, s))
+        estep = blocks.expected_counts(model.log_p(p), _log_weights(nodes, m, s), exact=False)
         evaluations += 1
         if progress is not None:
             progress(evaluations, estep.log_likelihood)
@@ -1013,7 +1016,9 @@ def _calibrate_once(
             candidate = start - 2.0 * alpha * r + alpha**2 * v
             if valid(candidate):
                 x3, objective_candidate, _ = em_map(candidate)
-                if np.isfinite(objective_candidate) and objective_candidate >= objective1 - 1e-8:
+                if np.isfinite(
+                    objective_candidate
+                ) and objective_candidate >= objective1 - 1e-7 * abs(objective1):
                     x = x3 if valid(x3) else candidate
                     break
             alpha = (alpha - 1.0) / 2.0

@@ -115,6 +115,7 @@ class Priors:
     models : frozenset of str, default {"3pl"}
         Model names (``"2pl"``, ``"3pl"``, ``"grm"``, ...) whose items receive the priors.
         Rasch items have no slope to put a prior on; their difficulty prior still applies.
+        1PL items share one slope, and the slope prior counts once per 1PL item.
     """
 
     slope: LogNormalPrior | None = field(default_factory=LogNormalPrior)

@@ -403,3 +403,35 @@ def test_girth_agrees_on_the_same_dense_data() -> None:
     # girth integrates on its own grid; on 3,000 persons the two MML fits agree to 0.03
     assert_allclose(ours.parameters.a, theirs["Discrimination"], atol=0.03)
     assert_allclose(ours.parameters.b[:, 0], theirs["Difficulty"], atol=0.03)
+
+
+def test_an_anchor_may_have_categories_the_new_sample_never_reached() -> None:
+    rng = np.random.default_rng(40)
+    truth = ItemParameters.from_lists(
+        ["grm", "2pl", "2pl", "2pl"], [1.2, 1.0, 1.5, 0.8], [[-1.0, 0.0, 1.0], -0.5, 0.2, 0.6]
+    )
+    responses = _simulate(truth, rng.normal(size=1500), rng)
+    responses[:, 0] = np.minimum(responses[:, 0], 2)  # nobody reaches the top category
+    data = ResponseData.from_dense(responses)
+    anchors = FixedItems(item_ids=("item_1",), parameters=truth.subset([0]))
+    result = calibrate(data, ["grm", "2pl", "2pl", "2pl"], fixed=anchors, se_method="none")
+    assert result.parameters.n_categories[0] == 4 and result.fixed[0]
+    assert_allclose(result.parameters.b[0], [-1.0, 0.0, 1.0])
+
+
+def test_single_precision_iterations_on_large_dense_data_change_nothing_that_matters(
+    monkeypatch,
+) -> None:
+    import calibration._estep as estep
+
+    rng = np.random.default_rng(41)
+    truth = ItemParameters.from_lists("2pl", rng.lognormal(0, 0.3, 20), rng.normal(0, 1, 20))
+    data = ResponseData.from_dense(_simulate(truth, rng.normal(size=3000), rng))
+    double = calibrate(data, "2pl", tol=1e-6)
+    monkeypatch.setattr(estep, "_SINGLE_PRECISION_CELLS", 0)  # as if the data were large
+    single = calibrate(data, "2pl", tol=1e-6)
+    assert_allclose(single.parameters.a, double.parameters.a, atol=1e-4)
+    assert_allclose(single.parameters.b, double.parameters.b, atol=1e-4)
+    # the reported log-likelihood and standard errors come from a float64 E-step
+    assert single.log_likelihood == pytest.approx(double.log_likelihood, abs=1e-3)
+    assert_allclose(single.se_a, double.se_a, rtol=1e-3)
