@@ -1,0 +1,684 @@
+"""Load benchmark of exam delivery: gunicorn on PostgreSQL on loopback, N concurrent examinees.
+
+How to run, from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres)::
+
+    python benchmarks/load.py                        # 200 examinees at 320 answers/s offered,
+                                                     # then a burst of 1,000 exam starts
+    python benchmarks/load.py --rate 0               # examinees answer without pause: capacity
+    python benchmarks/load.py --examinees 50 --starts 200 --workers 2
+
+What it does: creates a PostgreSQL schema of its own (``sathach_load_<random>`` in the database
+of ``--database-url``, default ``$TEST_DATABASE_URL`` or the local ``test`` database), migrates
+it, loads the seed bank and the course's exams, and creates ``examinees + starts`` learners who
+have completed every topic (so all may take the final exam). It starts ``sathach serve``
+(gunicorn, ``--workers`` x ``--threads``, access log off) on a free loopback port, issues every
+learner a token through ``POST /api/v1/auth/token``, then:
+
+1. the exam run: ``--examinees`` threads, each with its own keep-alive HTTP/1.1 connection,
+   start the final exam and answer it to the end (right with a per-examinee probability, so
+   exams end at different lengths). With ``--rate R`` each examinee paces its answers so that
+   all of them together offer R answers per second (a fixed schedule: an examinee that falls
+   behind sends at once); ``--rate 0`` sends the next answer as soon as the reply arrives.
+2. the burst: ``--starts`` other learners start the final exam at once, through
+   ``--burst-connections`` keep-alive connections.
+
+It prints answers per second, the p50/p95/p99/max latency of the answer request, and the time of
+the burst with the number of starts that failed (anything but 201), with the load average before
+and after. Every request has a timeout, every examinee a request budget, the run a deadline; the
+server (its whole process group) and the schema are removed at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import queue
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path; keep it from shadowing packages.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from item_bank.db import make_engine  # noqa: E402
+from item_bank.models import Course, Item, ItemVersion  # noqa: E402
+from item_bank.seed import seed_bank  # noqa: E402
+from webapp.exams.definitions import ensure_course_exams, final_exam_id  # noqa: E402
+from webapp.exams.models import TopicProgress  # noqa: E402
+from webapp.migrations import upgrade  # noqa: E402
+from webapp.models import OrgUnit, OrgUnitKind, Role, User, utcnow  # noqa: E402
+from webapp.services.passwords import hash_password  # noqa: E402
+
+COURSE = "KNS-CBCX"
+FINAL = final_exam_id(COURSE)
+PASSWORD = "load-benchmark-password"
+FAST_HASH = "pbkdf2:sha256:1000"  # token issue is not what is measured
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MIN_EXAM_LENGTH = 15  # the final blueprint's minimum number of items
+MAX_REQUESTS_PER_EXAMINEE = 40  # a start and at most 30 answers, with room for reconnects
+REQUEST_TIMEOUT_S = 30.0
+
+
+# --------------------------------------------------------------------------------------------
+# The database
+
+
+def create_schema(base_url: str) -> tuple[str, str]:
+    """A new schema in the database of ``base_url``; returns (schema, URL that uses it)."""
+    schema = f"sathach_load_{secrets.token_hex(5)}"
+    admin = make_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    url = (
+        make_url(base_url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+    return schema, url
+
+
+def drop_schema(base_url: str, schema: str) -> None:
+    admin = make_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def prepare_database(url: str, n_learners: int) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Migrate, seed, create the course's exams and ``n_learners`` eligible learners.
+
+    Returns the learners' usernames and the answer keys of every item (item id -> type, key,
+    options with their score categories), which only the simulated examinees use.
+    """
+    upgrade(url)
+    engine = make_engine(url)
+    now = utcnow()
+    with Session(engine) as session:
+        seed_bank(session)
+        ensure_course_exams(session, COURSE)
+        unit = OrgUnit(code="LOAD-X1", name="Xã Tải thử", kind=OrgUnitKind.COMMUNE)
+        session.add(unit)
+        session.flush()
+        password_hash = hash_password(PASSWORD, FAST_HASH)
+        usernames = [f"load{number:05d}" for number in range(n_learners)]
+        session.execute(
+            insert(User),
+            [
+                {
+                    "username": name,
+                    "full_name": f"Học viên tải {name[4:]}",
+                    "email": "",
+                    "org_unit_id": unit.id,
+                    "role": Role.LEARNER,
+                    "password_hash": password_hash,
+                    "created_at": now,
+                }
+                for name in usernames
+            ],
+        )
+        user_ids = session.scalars(select(User.id).where(User.org_unit_id == unit.id)).all()
+        topic_ids = [topic.id for topic in session.get(Course, COURSE).topics]
+        progress_rows = [
+            {
+                "user_id": user_id,
+                "topic_id": topic_id,
+                "attempts": 1,
+                "best_correct": 5,
+                "n_items": 5,
+                "completed_at": now,
+                "updated_at": now,
+            }
+            for user_id in user_ids
+            for topic_id in topic_ids
+        ]
+        session.execute(insert(TopicProgress), progress_rows)
+        session.commit()
+        keys: dict[str, dict[str, Any]] = {}
+        rows = session.execute(
+            select(ItemVersion).join(
+                Item,
+                (Item.id == ItemVersion.item_id)
+                & (Item.current_version_number == ItemVersion.version),
+            )
+        ).scalars()
+        for version in rows:
+            keys[version.item_id] = {
+                "type": version.type,
+                "key": version.key,
+                "options": list(version.options),
+            }
+    engine.dispose()
+    return usernames, keys
+
+
+def answer_for(keys: dict[str, dict[str, Any]], item_id: str, right: bool) -> Any:
+    """A right (keyed, or best category) or wrong answer to ``item_id``."""
+    entry = keys[item_id]
+    options = [option["id"] for option in entry["options"]]
+    if entry["type"] == "multiple_response":
+        key = list(entry["key"])
+        return key if right else [option for option in options if option not in key][:1]
+    if entry["type"] == "ordered":
+        ranked = sorted(entry["options"], key=lambda option: option["score"])
+        return ranked[-1 if right else 0]["id"]
+    return entry["key"] if right else next(option for option in options if option != entry["key"])
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """``sathach serve`` in its own process group (so stopping it stops every worker)."""
+
+    def __init__(self, database_url: str, workers: int, threads: int, log_path: Path) -> None:
+        self.port = free_port()
+        self.workers = workers
+        self.threads = threads
+        self.log_path = log_path
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SATHACH_")}
+        env.update(SATHACH_SECRET_KEY=secrets.token_hex(32), SATHACH_DATABASE_URL=database_url)
+        self._env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        command = [
+            sys.executable,
+            "-c",
+            "from webapp.cli import main; main()",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--no-access-log",
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    connection.close()
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server did not answer within {timeout_s} s")
+
+    def worker_pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid:  # process group id
+                pids.append(int(entry.name))
+        return pids
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the server, reconnecting when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection: http.client.HTTPConnection | None = None
+        self.reconnects = 0
+
+    def request(
+        self, method: str, path: str, *, token: str | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S
+                )
+            try:
+                self.connection.request(method, path, body=payload, headers=headers)
+                reply = self.connection.getresponse()
+                data = reply.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed an idle keep-alive connection: every call here is safe to
+                # repeat (answers are idempotent per position), so reconnect once.
+                self.close()
+                self.reconnects += 1
+                if attempt == 1:
+                    raise
+        if reply.getheader("Connection", "").lower() == "close":
+            self.close()
+        return reply.status, json.loads(data) if data else None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+# --------------------------------------------------------------------------------------------
+# The simulated examinees
+
+
+@dataclass
+class SlotOutcome:
+    """What one examinee slot did: (end time, latency) of each answer, exams, errors."""
+
+    answers: list[tuple[float, float]] = field(default_factory=list)
+    start_latencies_s: list[float] = field(default_factory=list)
+    exams_finished: int = 0
+    errors: list[str] = field(default_factory=list)
+    reconnects: int = 0
+
+
+def issue_tokens(port: int, usernames: list[str], connections: int) -> dict[str, str]:
+    local = threading.local()
+
+    def issue(username: str) -> tuple[str, str]:
+        if not hasattr(local, "client"):
+            local.client = Client(port)
+        status, body = local.client.request(
+            "POST", "/api/v1/auth/token", body={"username": username, "password": PASSWORD}
+        )
+        if status != 200:
+            raise RuntimeError(f"token for {username}: HTTP {status} {body}")
+        return username, body["token"]
+
+    with ThreadPoolExecutor(connections) as pool:
+        return dict(pool.map(issue, usernames))
+
+
+def run_slot(
+    port: int,
+    learners: queue.SimpleQueue[str],
+    keys: dict[str, dict[str, Any]],
+    interval_s: float,
+    barrier: threading.Barrier,
+    window: list[float],
+    seed: int,
+) -> SlotOutcome:
+    """One concurrent examinee: learner after learner, start and answer to the end, until the
+    measurement window closes (an exam in progress then is left open)."""
+    outcome = SlotOutcome()
+    rng = random.Random(seed)
+    client = Client(port)
+
+    def start(token: str) -> dict[str, Any] | None:
+        began = time.perf_counter()
+        status, state = client.request("POST", f"/api/v1/exams/{FINAL}/sessions", token=token)
+        outcome.start_latencies_s.append(time.perf_counter() - began)
+        if status not in (200, 201):
+            outcome.errors.append(f"start: HTTP {status} {state}")
+            return None
+        return state
+
+    try:
+        token = learners.get_nowait()
+        state = start(token)
+        barrier.wait(timeout=120)  # every slot has started an exam: the window opens
+        if state is None:
+            return outcome
+        window_end = window[1]
+        # a random phase, so that the slots' schedules interleave instead of arriving in waves
+        next_send = time.perf_counter() + rng.uniform(0, interval_s)
+        probability_right = rng.uniform(0.35, 0.9)
+        requests = 1
+        while time.perf_counter() < window_end:
+            if state["status"] != "open":
+                outcome.exams_finished += 1
+                try:
+                    token = learners.get_nowait()
+                except queue.Empty:
+                    outcome.errors.append("ran out of prepared learners")
+                    return outcome
+                state = start(token)
+                if state is None:
+                    return outcome
+                probability_right = rng.uniform(0.35, 0.9)
+                requests = 1
+                continue
+            if requests >= MAX_REQUESTS_PER_EXAMINEE:
+                outcome.errors.append(f"an exam did not end within {requests} requests")
+                return outcome
+            pause = next_send - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            next_send = max(next_send + interval_s, time.perf_counter()) if interval_s else 0
+            item = state["item"]
+            body = {
+                "position": state["position"],
+                "item_id": item["id"],
+                "answer": answer_for(keys, item["id"], rng.random() < probability_right),
+            }
+            began = time.perf_counter()
+            status, state = client.request(
+                "POST", f"/api/v1/sessions/{state['session_id']}/responses", token=token, body=body
+            )
+            ended = time.perf_counter()
+            requests += 1
+            if status != 200:
+                outcome.errors.append(f"answer: HTTP {status} {state}")
+                return outcome
+            outcome.answers.append((ended, ended - began))
+        return outcome
+    except (OSError, http.client.HTTPException, threading.BrokenBarrierError) as error:
+        outcome.errors.append(f"{type(error).__name__}: {error}")
+        barrier.abort()  # never leave the other slots waiting for this one
+        return outcome
+    finally:
+        outcome.reconnects = client.reconnects
+        client.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def exam_run(
+    port: int,
+    tokens: list[str],
+    keys: dict[str, dict[str, Any]],
+    *,
+    examinees: int,
+    rate: float,
+    duration_s: float,
+    seed: int,
+) -> dict[str, Any]:
+    """``examinees`` concurrent examinees for ``duration_s`` seconds; figures of that window."""
+    learners: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for token in tokens:
+        learners.put(token)
+    # each slot's interval between answers, so that all of them together offer `rate`
+    interval_s = examinees / rate if rate > 0 else 0.0
+    window = [0.0, 0.0]
+
+    def open_window() -> None:  # the barrier's action: runs once, when every slot has started
+        window[0] = time.perf_counter()
+        window[1] = window[0] + duration_s
+
+    barrier = threading.Barrier(examinees, action=open_window)
+    with ThreadPoolExecutor(examinees) as pool:
+        futures = [
+            pool.submit(run_slot, port, learners, keys, interval_s, barrier, window, seed + index)
+            for index in range(examinees)
+        ]
+        cpu_began = time.process_time()
+        outcomes = [future.result() for future in futures]
+        client_cpu = time.process_time() - cpu_began
+    in_window = [
+        latency
+        for outcome in outcomes
+        for ended, latency in outcome.answers
+        if window[0] <= ended <= window[1]
+    ]
+    starts = [latency for outcome in outcomes for latency in outcome.start_latencies_s]
+    return {
+        "examinees": examinees,
+        "exams_finished": sum(outcome.exams_finished for outcome in outcomes),
+        "errors": [error for outcome in outcomes for error in outcome.errors],
+        "reconnects": sum(outcome.reconnects for outcome in outcomes),
+        "answers": len(in_window),
+        "elapsed_s": duration_s,
+        "answers_per_s": len(in_window) / duration_s,
+        "p50_ms": 1000 * percentile(in_window, 0.50),
+        "p95_ms": 1000 * percentile(in_window, 0.95),
+        "p99_ms": 1000 * percentile(in_window, 0.99),
+        "max_ms": 1000 * max(in_window, default=float("nan")),
+        "mean_ms": 1000 * statistics.fmean(in_window) if in_window else float("nan"),
+        "starts": len(starts),
+        "start_p50_ms": 1000 * percentile(starts, 0.50),
+        "start_p95_ms": 1000 * percentile(starts, 0.95),
+        "client_cpu_s": client_cpu,
+    }
+
+
+def start_burst(port: int, tokens: list[str], connections: int) -> dict[str, Any]:
+    local = threading.local()
+    clients: list[Client] = []
+    lock = threading.Lock()
+
+    def start(token: str) -> tuple[int, float]:
+        if not hasattr(local, "client"):
+            local.client = Client(port)
+            with lock:
+                clients.append(local.client)
+        began = time.perf_counter()
+        try:
+            status, _body = local.client.request(
+                "POST", f"/api/v1/exams/{FINAL}/sessions", token=token
+            )
+        except (OSError, http.client.HTTPException):
+            status = -1
+        return status, time.perf_counter() - began
+
+    with ThreadPoolExecutor(connections) as pool:
+        began = time.perf_counter()
+        results = list(pool.map(start, tokens))
+        elapsed = time.perf_counter() - began
+    for client in clients:
+        client.close()
+    latencies = [latency for _status, latency in results]
+    return {
+        "starts": len(tokens),
+        "failed": sum(status != 201 for status, _latency in results),
+        "statuses": sorted({status for status, _latency in results}),
+        "elapsed_s": elapsed,
+        "p50_ms": 1000 * percentile(latencies, 0.50),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "connections": connections,
+    }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes (utime and stime of /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="PostgreSQL database to create the benchmark's own schema in",
+    )
+    parser.add_argument("--examinees", type=int, default=200)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=320.0,
+        help="answers per second all examinees together offer (0: no pause between answers)",
+    )
+    parser.add_argument("--starts", type=int, default=1000, help="size of the start burst")
+    parser.add_argument("--burst-connections", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="seconds of the measured exam run"
+    )
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--log", type=Path, default=None, help="server log (default: a temp file)")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="after the exam run, wait for Enter before the burst (attach py-spy to the workers)",
+    )
+    args = parser.parse_args(argv)
+    if not make_url(args.database_url).drivername.startswith("postgresql"):
+        parser.error(f"--database-url must be PostgreSQL, not {args.database_url!r}")
+    for name in ("examinees", "starts", "burst_connections", "workers", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+    log_path = args.log or Path(f"/tmp/sathach-load-{os.getpid()}.log")
+    schema, url = create_schema(args.database_url)
+    server: Server | None = None
+    try:
+        began = time.perf_counter()
+        # enough learners for every exam the slots can start in the window (at least 15
+        # answers each; with --rate 0 the rate is bounded by the server, assumed < 800/s)
+        n_exam_learners = args.examinees + math.ceil(
+            (args.rate or 800.0) * args.duration / MIN_EXAM_LENGTH
+        )
+        usernames, keys = prepare_database(url, n_exam_learners + args.starts)
+        print(
+            f"schema {schema}: seed bank, {len(usernames)} eligible learners "
+            f"({time.perf_counter() - began:.1f} s)"
+        )
+        server = Server(url, args.workers, args.threads, log_path)
+        server.start()
+        print(
+            f"gunicorn 127.0.0.1:{server.port}: {args.workers} workers x {args.threads} threads"
+            f" (log {log_path}); pids {server.worker_pids()}"
+        )
+        began = time.perf_counter()
+        tokens = issue_tokens(server.port, usernames, min(50, len(usernames)))
+        print(f"{len(tokens)} tokens issued ({time.perf_counter() - began:.1f} s)")
+
+        load_before = os.getloadavg()
+        server_cpu_before = cpu_seconds(server.worker_pids())
+        exam = exam_run(
+            server.port,
+            [tokens[name] for name in usernames[:n_exam_learners]],
+            keys,
+            examinees=args.examinees,
+            rate=args.rate,
+            duration_s=args.duration,
+            seed=args.seed,
+        )
+        server_cpu = cpu_seconds(server.worker_pids()) - server_cpu_before
+        load_after = os.getloadavg()
+        offered = f"{args.rate:g} answers/s offered" if args.rate > 0 else "no pause"
+        print(
+            f"\nexam run: {exam['examinees']} concurrent examinees ({offered}), "
+            f"{exam['exams_finished']} exams finished, {exam['answers']} answers in "
+            f"{exam['elapsed_s']:.0f} s"
+        )
+        print(f"  answers per second      {exam['answers_per_s']:8.1f}")
+        print(
+            f"  answer latency ms       p50 {exam['p50_ms']:.1f}  p95 {exam['p95_ms']:.1f}  "
+            f"p99 {exam['p99_ms']:.1f}  max {exam['max_ms']:.1f}  mean {exam['mean_ms']:.1f}"
+        )
+        print(
+            f"  start latency ms        {exam['starts']} starts, p50 {exam['start_p50_ms']:.1f}  "
+            f"p95 {exam['start_p95_ms']:.1f}"
+        )
+        print(
+            f"  CPU s                   server {server_cpu:.1f}  client {exam['client_cpu_s']:.1f}"
+            f"  (of {2 * exam['elapsed_s']:.1f} on 2 cores)"
+        )
+        print(f"  load average            before {load_before[0]:.2f}  after {load_after[0]:.2f}")
+        print(f"  errors {len(exam['errors'])}, reconnects {exam['reconnects']}")
+        for error in exam["errors"][:5]:
+            print(f"    {error}")
+
+        if args.hold:
+            input(f"server pids {server.worker_pids()}: press Enter for the burst ")
+        load_before = os.getloadavg()
+        burst = start_burst(
+            server.port,
+            [tokens[name] for name in usernames[n_exam_learners:]],
+            args.burst_connections,
+        )
+        load_after = os.getloadavg()
+        print(
+            f"\nstart burst: {burst['starts']} exam starts through {burst['connections']} "
+            f"connections in {burst['elapsed_s']:.2f} s, {burst['failed']} failed "
+            f"(statuses {burst['statuses']})"
+        )
+        print(f"  start latency ms        p50 {burst['p50_ms']:.1f}  p95 {burst['p95_ms']:.1f}")
+        print(f"  load average            before {load_before[0]:.2f}  after {load_after[0]:.2f}")
+        targets_met = (
+            exam["answers_per_s"] >= 300
+            and exam["p95_ms"] <= 50
+            and not exam["errors"]
+            and burst["elapsed_s"] <= 10
+            and burst["failed"] == 0
+        )
+        print(
+            "\ntargets (>= 300 answers/s at p95 <= 50 ms; 1,000 starts <= 10 s, none failing): "
+            + ("met" if targets_met else "NOT met")
+        )
+        return 0
+    finally:
+        if server is not None:
+            server.stop()
+        drop_schema(args.database_url, schema)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
