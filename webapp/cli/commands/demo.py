@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,19 +113,16 @@ def cli(port: int, host: str, demo_password: str, examinees: int, serve: bool) -
     if not serve:
         return
 
-    from werkzeug.serving import run_simple
+    from webapp.cli.commands.serve import run_gunicorn
 
-    from webapp.app import create_app
-
-    app = create_app(
-        {
-            "DEMO": True,
-            "SECRET_KEY": _demo_secret(Path(DEFAULT_INSTANCE_DIR)),
-            "DATABASE_URL": url,
-        }
+    # Every gunicorn worker builds its app from the environment, as in production.
+    os.environ.update(
+        SATHACH_DEMO="true",
+        SATHACH_SECRET_KEY=_demo_secret(Path(DEFAULT_INSTANCE_DIR)),
+        SATHACH_DATABASE_URL=url,
     )
     click.echo(f"Mở trình duyệt (open): http://{host}:{port}/  (Ctrl+C để dừng / to stop)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_gunicorn(f"{host}:{port}", workers=2, threads=4, access_log=False)
 
 
 def _printable(url: str) -> str:

@@ -75,6 +75,13 @@ def cli(bind: str, workers: int, threads: int, timeout: int, access_log: bool) -
     finally:
         db.engine(app).dispose()
     _check_schema(app.config["DATABASE_URL"])
+    run_gunicorn(bind, workers=workers, threads=threads, timeout=timeout, access_log=access_log)
+
+
+def run_gunicorn(
+    bind: str, *, workers: int, threads: int, timeout: int = 60, access_log: bool = True
+) -> None:
+    """Serve ``create_app()`` (configured from the ``SATHACH_*`` environment) with gunicorn."""
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
