@@ -4,10 +4,11 @@ rule needs through practice quizzes with feedback, takes the adaptive final exam
 and verifies it on the public page the certificate points to.
 
 The app runs as a real ``sathach serve`` (gunicorn) process on a free loopback port, on a fresh
-SQLite database prepared the way ``sathach demo`` prepares it (seed bank with its parameters, the
-course's exams, the demo accounts). Playwright drives Debian's chromium (``/usr/bin/chromium``,
-installed by ``.ci/run``; never a downloaded browser). Screenshots of the main pages are written
-to the test's ``tmp_path``.
+SQLite database prepared by ``sathach demo``'s own :func:`webapp.demo.prepare_demo` (seed bank,
+a simulated history the bank is calibrated on, the course's exams, the demo accounts), where the
+demo admin has created a new learner who has done only part of the course. Playwright drives
+Debian's chromium (``/usr/bin/chromium``, installed by ``.ci/run``; never a downloaded browser).
+Screenshots of the main pages are written to the test's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -36,14 +37,13 @@ from sqlalchemy.orm import Session
 
 from item_bank.db import make_engine
 from item_bank.models import Course, Item, ItemVersion
-from item_bank.seed import seed_bank
+from webapp.demo import prepare_demo
 from webapp.exams.definitions import final_exam_id
-from webapp.exams.demo import prepare_exam_demo
 from webapp.exams.models import ExamResponse, ExamSession
 from webapp.exams.progress import mark_topics_completed
 from webapp.migrations import upgrade
-from webapp.models import User, utcnow
-from webapp.services.demo import ensure_demo_accounts
+from webapp.models import Role, User, utcnow
+from webapp.services.accounts import create_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,8 +59,11 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 390, "height": 844}
 COURSE = "KNS-CBCX"
 FINAL = final_exam_id(COURSE)
-LEARNER = "learner1"
+LEARNER = "hocvien.moi"
+LEARNER_NAME = "Nguyễn Thị Hương"
+LEARNER_PASSWORD = "Mat-khau-rieng-2026"
 DEMO_PASSWORD = "demo"
+DEMO_HISTORY_EXAMINEES = 500  # the smallest history `sathach demo` accepts; enough to calibrate
 FAST_HASH = "pbkdf2:sha256:1000"  # production uses scrypt; the test needs speed, not strength
 SECRET = "browser-e2e-secret-key-0123456789abcdef"
 #: Topics the learner completed in earlier training (imported, as the demo does). The browser
@@ -175,21 +178,25 @@ class LiveServer:
 
 
 def _prepare_demo_database(url: str) -> None:
-    """What ``sathach demo`` puts in a new database, plus the learner's earlier topics."""
+    """``sathach demo``'s database, plus a new learner with part of the course done."""
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        seed_bank(session)
-        session.commit()
-        accounts = ensure_demo_accounts(session, DEMO_PASSWORD, hash_method=FAST_HASH)
-        now = utcnow()
-        others = [
-            user.id
-            for name, user in accounts.users.items()
-            if name.startswith("learner") and name != LEARNER
-        ]
-        prepare_exam_demo(session, COURSE, others, now=now)
-        mark_topics_completed(session, accounts.users[LEARNER].id, EARLIER_TOPICS, now=now)
+        summary = prepare_demo(
+            session, password=DEMO_PASSWORD, now=utcnow(), n_examinees=DEMO_HISTORY_EXAMINEES
+        )
+        created = create_user(
+            session,
+            summary.accounts.users["admin"],
+            username=LEARNER,
+            full_name=LEARNER_NAME,
+            org_unit_id=summary.accounts.commune.id,
+            role=Role.LEARNER,
+            password=LEARNER_PASSWORD,
+            must_change_password=False,
+            hash_method=FAST_HASH,
+        )
+        mark_topics_completed(session, created.user_id, EARLIER_TOPICS, now=utcnow())
         session.commit()
     engine.dispose()
 
@@ -280,7 +287,7 @@ def _fits_the_phone(page: Any) -> None:
 def _log_in(page: Any, base_url: str) -> None:
     page.goto(f"{base_url}/auth/login")
     page.locator("input[name=username]").fill(LEARNER)
-    page.locator("input[name=password]").fill(DEMO_PASSWORD)
+    page.locator("input[name=password]").fill(LEARNER_PASSWORD)
     page.get_by_role("button", name=vi("Log in")).click()
     page.wait_for_load_state()
     assert "/auth/login" not in page.url, page.content()[:2000]
