@@ -2,8 +2,8 @@
 exactly the same item and position.
 
 A real ``sathach serve`` (gunicorn, two workers) runs on a free loopback port over a fresh
-database (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` is set) prepared as ``sathach demo``
-prepares it. A learner answers part of the final exam through the JSON API, then the whole
+database (SQLite, and PostgreSQL when ``TEST_DATABASE_URL`` is set) prepared by ``sathach demo``'s
+``prepare_demo``. A learner answers part of the final exam through the JSON API, then the whole
 server (master and workers, one process group) is killed with SIGKILL twice: once while the
 learner reads the next item, once with an answer in flight; each time a new server starts on the
 same port. Every acknowledged answer is still stored as given, the session resumes at the
@@ -33,12 +33,10 @@ from sqlalchemy.orm import Session
 
 from item_bank.db import make_engine
 from item_bank.models import Item, ItemVersion
-from item_bank.seed import seed_bank
+from webapp.demo import prepare_demo
 from webapp.exams.definitions import final_exam_id
-from webapp.exams.demo import prepare_exam_demo
 from webapp.exams.models import ExamResponse
 from webapp.models import utcnow
-from webapp.services.demo import ensure_demo_accounts
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +44,7 @@ COURSE = "KNS-CBCX"
 FINAL = final_exam_id(COURSE)
 LEARNER = "learner1"
 DEMO_PASSWORD = "demo"
-FAST_HASH = "pbkdf2:sha256:1000"  # production uses scrypt; the test needs speed, not strength
+DEMO_HISTORY_EXAMINEES = 500  # the smallest history `sathach demo` accepts
 SECRET = "crash-recovery-secret-key-0123456789abcdef"
 ANSWERED_BEFORE_CRASH = 6
 
@@ -162,15 +160,13 @@ def _kill_group_quietly(pid: int) -> None:
 
 @pytest.fixture
 def demo_database(fresh_database_url: str) -> Iterator[Engine]:
-    """A fresh database as ``sathach demo`` prepares it; ``learner1`` may take the final."""
+    """A fresh database prepared by ``sathach demo``'s :func:`webapp.demo.prepare_demo`: the
+    calibrated seed bank, the demo accounts, and ``learner1`` eligible for the final exam."""
     engine = make_engine(fresh_database_url)
     with Session(engine) as session:
-        seed_bank(session)
-        session.commit()
-        accounts = ensure_demo_accounts(session, DEMO_PASSWORD, hash_method=FAST_HASH)
-        learners = [user.id for name, user in accounts.users.items() if name.startswith("learner")]
-        prepare_exam_demo(session, COURSE, learners, now=utcnow())
-        session.commit()
+        prepare_demo(
+            session, password=DEMO_PASSWORD, now=utcnow(), n_examinees=DEMO_HISTORY_EXAMINEES
+        )
     yield engine
     engine.dispose()
 
