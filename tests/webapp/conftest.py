@@ -9,8 +9,17 @@ of a migrated SQLite file per test, or the session's PostgreSQL schema emptied a
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
+import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -265,3 +274,150 @@ def login_with() -> Callable[..., Any]:
         return AuthActions(client).login(username, password)
 
     return login
+
+
+# --------------------------------------------------------------------------------------------
+# A real server process, for the crash-recovery and browser tests
+# --------------------------------------------------------------------------------------------
+
+LIVE_SERVER_SECRET = "live-server-secret-key-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """``sathach serve`` (gunicorn) in its own process group on a fixed loopback port.
+
+    ``start`` waits for ``/healthz``; ``kill`` SIGKILLs master and workers at once (a power cut);
+    ``stop`` terminates them; ``request`` makes one JSON API call. A restarted server keeps the
+    port, so clients see the same address.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        workers: int = 2,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.workers = workers
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SATHACH_")}
+        env.update(SATHACH_SECRET_KEY=LIVE_SERVER_SECRET, SATHACH_DATABASE_URL=database_url)
+        env.update(environment or {})
+        self._env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        command = [
+            sys.executable, "-c", "from webapp.cli import main; main()", "serve",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+            "--threads", "4",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                status, _body = self.request("GET", "/healthz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"the server did not answer within {timeout_s} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        # The workers are in the same group; wait until none of them holds the port any more.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.process = None
+
+    def stop(self) -> None:
+        """Terminate the server and its workers (SIGTERM, then SIGKILL after 10 s)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            if process is not None:
+                _kill_group_quietly(process.pid)
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        timeout: float = 15.0,
+    ) -> tuple[int, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            reply = connection.getresponse()
+            data = reply.read()
+        finally:
+            connection.close()
+        is_json = reply.getheader("Content-Type", "").startswith("application/json")
+        return reply.status, json.loads(data) if is_json else data
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+def _kill_group_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """``live_server(database_url, workers=2, environment=None)``: a started ``LiveServer``,
+    stopped after the test whatever happens."""
+    started: list[LiveServer] = []
+
+    def start(database_url: str, **options: Any) -> LiveServer:
+        server = LiveServer(database_url, tmp_path / f"server-{len(started)}.log", **options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

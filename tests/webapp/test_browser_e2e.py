@@ -15,15 +15,7 @@ from __future__ import annotations
 
 import gettext
 import io
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -65,7 +57,6 @@ LEARNER_PASSWORD = "Mat-khau-rieng-2026"
 DEMO_PASSWORD = "demo"
 DEMO_HISTORY_EXAMINEES = 500  # the smallest history `sathach demo` accepts; enough to calibrate
 FAST_HASH = "pbkdf2:sha256:1000"  # production uses scrypt; the test needs speed, not strength
-SECRET = "browser-e2e-secret-key-0123456789abcdef"
 #: Topics the learner completed in earlier training (imported, as the demo does). The browser
 #: finishes the rest the course rule needs: the last mandatory topic and one elective.
 EARLIER_TOPICS = ["T-DX", "T-SEC", "T-EDOC", "T-ESIG", "T-PDP", "T-AI", "T-AIETH", "T-PRES"]
@@ -105,78 +96,6 @@ def vi(message: str) -> str:
     return translated
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class LiveServer:
-    """``sathach serve`` (gunicorn) in its own process group, on a loopback port."""
-
-    def __init__(self, database_url: str, log_path: Path) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SATHACH_")}
-        env.update(
-            SATHACH_SECRET_KEY=SECRET,
-            SATHACH_DATABASE_URL=database_url,
-            SATHACH_SESSION_COOKIE_SECURE="false",  # plain http on loopback
-        )
-        self._env = env
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        command = [
-            sys.executable,
-            "-c",
-            "from webapp.cli import main; main()",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-        ]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                pytest.fail(f"the server exited with {self._process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"the server did not answer within {timeout_s} s:\n{self.log()}")
-
-    def stop(self) -> None:
-        """Terminate the server and its workers (SIGTERM, then SIGKILL after 10 s)."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-
 def _prepare_demo_database(url: str) -> None:
     """``sathach demo``'s database, plus a new learner with part of the course done."""
     upgrade(url)
@@ -211,15 +130,12 @@ def demo_database(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def server(demo_database: Engine, tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(
-        demo_database.url.render_as_string(hide_password=False), tmp_path / "server.log"
+def server(demo_database: Engine, live_server: Any) -> Any:
+    return live_server(
+        demo_database.url.render_as_string(hide_password=False),
+        workers=1,
+        environment={"SATHACH_SESSION_COOKIE_SECURE": "false"},  # plain http on loopback
     )
-    live.start()
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture
@@ -346,7 +262,7 @@ def _stored_responses(engine: Engine, session_id: int) -> int:
 
 
 def test_a_learner_on_a_phone_goes_from_topics_to_a_verified_certificate(
-    server: LiveServer, browser: Any, demo_database: Engine, tmp_path: Path
+    server: Any, browser: Any, demo_database: Engine, tmp_path: Path
 ) -> None:
     keys = Keys(demo_database)
     shots = tmp_path / "screenshots"

@@ -13,17 +13,9 @@ end.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,117 +37,7 @@ FINAL = final_exam_id(COURSE)
 LEARNER = "learner1"
 DEMO_PASSWORD = "demo"
 DEMO_HISTORY_EXAMINEES = 500  # the smallest history `sathach demo` accepts
-SECRET = "crash-recovery-secret-key-0123456789abcdef"
 ANSWERED_BEFORE_CRASH = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class LiveServer:
-    """``sathach serve`` (gunicorn) in its own process group on a fixed loopback port."""
-
-    def __init__(self, database_url: str, log_path: Path, *, workers: int = 2) -> None:
-        self.port = _free_port()
-        self.log_path = log_path
-        self.workers = workers
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SATHACH_")}
-        env.update(SATHACH_SECRET_KEY=SECRET, SATHACH_DATABASE_URL=database_url)
-        self._env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        command = [
-            sys.executable, "-c", "from webapp.cli import main; main()", "serve",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-            "--threads", "4",
-        ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                status, _body = self.request("GET", "/healthz", timeout=2)
-                if status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"the server did not answer within {timeout_s} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL the master and every worker at once, as a power cut or the OOM killer would."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        # The workers are in the same group; wait until none of them holds the port any more.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self.process.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        self.process = None
-
-    def stop(self) -> None:
-        """Terminate the server and its workers (SIGTERM, then SIGKILL after 10 s)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            if process is not None:
-                _kill_group_quietly(process.pid)
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        body: Any = None,
-        timeout: float = 15.0,
-    ) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            connection.request(method, path, body=payload, headers=headers)
-            reply = connection.getresponse()
-            data = reply.read()
-        finally:
-            connection.close()
-        is_json = reply.getheader("Content-Type", "").startswith("application/json")
-        return reply.status, json.loads(data) if is_json else data
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-
-def _kill_group_quietly(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -172,13 +54,8 @@ def demo_database(fresh_database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def server(demo_database: Engine, fresh_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(fresh_database_url, tmp_path / "server.log")
-    live.start()
-    try:
-        yield live
-    finally:
-        live.stop()
+def server(demo_database: Engine, fresh_database_url: str, live_server: Any) -> Any:
+    return live_server(fresh_database_url)
 
 
 def _answer_for(engine: Engine, item: dict[str, Any], position: int) -> Any:
@@ -211,7 +88,7 @@ def _stored(engine: Engine, session_id: int) -> list[tuple[int, str, Any]]:
 
 
 def test_kill_9_mid_exam_loses_no_acknowledged_answer_and_resumes_at_the_same_item(
-    server: LiveServer, demo_database: Engine
+    server: Any, demo_database: Engine
 ) -> None:
     status, body = server.request(
         "POST", "/api/v1/auth/token", body={"username": LEARNER, "password": DEMO_PASSWORD}
