@@ -92,6 +92,8 @@ def run_gunicorn(
         "accesslog": "-" if access_log else None,
         "errorlog": "-",
         "preload_app": False,
+        # gunicorn >= 25 otherwise opens a control socket shared by every server of the user
+        "control_socket_disable": True,
     }
     click.echo(f"sathach: gunicorn {bind}, {workers} worker(s) x {threads} thread(s)", err=True)
     _GunicornApplication(options).run()
