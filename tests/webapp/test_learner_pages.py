@@ -12,6 +12,7 @@ import pypdf
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 
 from item_bank.models import Course, Item, ItemVersion
@@ -85,11 +86,11 @@ def _start(client: FlaskClient, exam_id: str, csrf: Any) -> Any:
 def test_the_dashboard_marks_topics_and_locks_the_final_exam(client, bank, auth) -> None:
     auth.login("learner_x1")
     page = _html(client.get("/learn/"))
-    assert page.count('class="badge">bắt buộc<') == 5  # Vietnamese first
-    assert page.count('class="badge">tự chọn<') == 14
+    assert page.count('class="badge badge-mandatory">bắt buộc<') == 5  # Vietnamese first
+    assert page.count('class="badge badge-elective">tự chọn<') == 14
     assert "Hãy hoàn thành khóa học trước" in page
     english = _html(client.get("/learn/?lang=en"))
-    assert english.count('class="badge">mandatory<') == 5
+    assert english.count('class="badge badge-mandatory">mandatory<') == 5
     assert "Complete the course first" in english
 
 
@@ -101,16 +102,68 @@ def test_a_practice_quiz_shows_right_or_wrong_and_why_then_completes_the_topic(
     for position in range(1, 6):
         assert f'name="position" value="{position}"' in page
         right = position != 2
-        feedback = client.post(_action(page), data=_answer(app, page, right=right))
+        form = _answer(app, page, right=right)
+        feedback = client.post(_action(page), data=form)
         assert feedback.status_code == 200
         text = _html(feedback)
         assert ("Đúng" in text) if right else ("Chưa đúng" in text or "Đúng một phần" in text)
         assert 'class="explanation"' in text
+        # the question again, the learner's answer and the right option(s), to learn from
+        version = _version(app, form["item_id"])
+        assert f'<p class="review-stem">{escape(version.stem_vi)}</p>' in text
+        given = form["answer"] if isinstance(form["answer"], list) else [form["answer"]]
+        yours, best = re.search(
+            r"<dt>Câu trả lời của bạn</dt>\s*<dd>(.*?)</dd>\s*<dt>(?:Các đáp án đúng|Đáp án đúng"
+            r"|Đáp án tốt nhất)</dt>\s*<dd>(.*?)</dd>", text, re.S).groups()
+        assert _option_texts(yours) == [_option_text(version, o) for o in given]
+        assert _option_texts(best) == [_option_text(version, o) for o in _right(version)]
         next_url = re.search(r'href="(/learn/sessions/\d+(?:/result)?)"', text).group(1)
         page = _html(client.get(next_url))
     assert "Bạn trả lời đúng 4 trên 5 câu" in page
     dashboard = _html(client.get("/learn/"))
     assert "đã hoàn thành (4/5)" in dashboard
+
+
+def _version(app: Flask, item_id: str) -> ItemVersion:
+    with app.app_context():
+        item = db.session.get(Item, item_id)
+        version = db.session.scalar(select(ItemVersion).where(
+            ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number))
+        db.session.expunge(version)
+        return version
+
+
+def _right(version: ItemVersion) -> list[str]:
+    if version.type == "ordered":
+        best = max(option["score"] for option in version.options)
+        return [option["id"] for option in version.options if option["score"] == best]
+    return list(version.key) if isinstance(version.key, list) else [version.key]
+
+
+def _option_text(version: ItemVersion, option_id: str) -> str:
+    return str(escape(next(o for o in version.options if o["id"] == option_id)["text"]["vi"]))
+
+
+def _option_texts(html: str) -> list[str]:
+    return re.findall(r'<span class="review-option[^"]*">(.*?)</span>', html)
+
+
+def test_the_practice_feedback_in_english_names_the_right_answer(app, client, bank, auth,
+                                                                 csrf) -> None:
+    auth.login("learner_x1")
+    page = _html(client.get(_start(client, quiz_exam_id("T-SEC"), csrf).headers["Location"]))
+    form = _answer(app, page, right=False)
+    text = _html(client.post(_action(page) + "?lang=en", data=form))
+    assert "<dt>Your answer</dt>" in text
+    assert re.search(r"<dt>The (?:right|best) answers?</dt>", text)
+
+
+def test_topics_completed_without_a_quiz_show_no_empty_score(app, client, bank, auth) -> None:
+    _complete(app, bank.users["learner_x1"], ["T-DX", "T-SEC"])
+    auth.login("learner_x1")
+    page = _html(client.get("/learn/"))
+    assert page.count("đã hoàn thành</span>") == 2
+    assert "(0/0)" not in page
 
 
 def _action(page: str) -> str:

@@ -16,18 +16,27 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from item_bank.models import ItemVersion
 from reports.certificates import render_certificate_pdf
 from webapp import clock
 from webapp.exams import services
 from webapp.exams.certificates import certificate_pdf_data, verify_certificate
 from webapp.exams.definitions import quiz_exam_id
-from webapp.exams.models import Certificate, ExamKind
+from webapp.exams.models import Certificate, ExamKind, ExamResponse, ExamSession
 from webapp.exams.progress import course_progress, eligibility
 from webapp.exams.web import pool_cache, verify_url
 from webapp.exceptions import ConflictError, InvalidInputError, PermissionDeniedError
 from webapp.extensions import db
 from webapp.learner import bp
-from webapp.learner.text import ineligible_message, stop_reason_message
+from webapp.learner.text import (
+    attempts_left_message,
+    ineligible_message,
+    practice_review,
+    retake_message,
+    score_band,
+    score_band_message,
+    stop_reason_message,
+)
 from webapp.models import Role
 from webapp.security import role_required
 
@@ -66,6 +75,7 @@ def exam_intro(exam_id: str) -> str:
         status=status,
         history=history,
         reason=ineligible_message(status),
+        attempts_left=attempts_left_message(status),
     )
 
 
@@ -128,8 +138,14 @@ def answer(session_id: int) -> str | Response:
         flash(gettext("This question was already answered; here is your current question."),
               "info")
         return redirect(url_for("learner.session_page", session_id=session_id))
-    if view.feedback is not None:
+    if view.feedback is not None and view.kind == ExamKind.TOPIC_QUIZ:
+        # practice only: the question again, the learner's answer and the right one(s)
+        response = db.session.scalar(select(ExamResponse).where(
+            ExamResponse.session_id == session_id,
+            ExamResponse.position == view.feedback.position))
+        version = db.session.get(ItemVersion, response.item_version_id)
         return render_template("learner/feedback.html", view=view, feedback=view.feedback,
+                               review=practice_review(version, response.answer),
                                locale=_locale())
     if view.finished:
         return redirect(url_for("learner.result", session_id=session_id))
@@ -148,6 +164,10 @@ def result(session_id: int) -> str | Response:
     definition = services.get_definition(session, outcome.exam_id)
     history = services.attempt_history(session, _user(), outcome.exam_id)
     status = eligibility(session, current_user.id, definition, now=clock.now())
+    # the scale the session was scored on (its stored blueprint), not today's definition
+    exam_session = session.get(ExamSession, session_id)
+    scale = pool_cache().blueprint(exam_session.blueprint).scale
+    band = score_band(outcome, scale)
     return render_template(
         "learner/result.html",
         result=outcome,
@@ -155,7 +175,11 @@ def result(session_id: int) -> str | Response:
         is_final=definition.kind == ExamKind.FINAL,
         history=history,
         status=status,
-        reason=ineligible_message(status),
+        scale=scale,
+        band=band,
+        band_message=score_band_message(band),
+        retake=retake_message(status, outcome.passed),
+        attempts_left=attempts_left_message(status, outcome.passed),
         stop_reason=stop_reason_message(outcome.stop_reason),
         quiz_exam_id=quiz_exam_id,
         locale=_locale(),
