@@ -392,13 +392,23 @@ def transition_item(
     return transition
 
 
-def record_administration(session: Session, version_ids: Sequence[int]) -> None:
+def record_administration(
+    session: Session,
+    version_ids: Sequence[int],
+    *,
+    items: Mapping[int, str] | None = None,
+) -> None:
     """Mark item versions as shown and add one exposure to their items, atomically per row.
 
     Call it in the transaction that stores the response referencing each version: the version
     becomes immutable and the item's counter grows by one. The counter is updated with a single
     ``UPDATE item_exposures SET count = count + 1``, so concurrent server processes never lose
     an increment. A version id that appears twice counts twice.
+
+    ``items`` maps each version id to its item id when the caller already knows it (an exam's
+    compiled pool does, on every answer): the look-up ``SELECT`` is then skipped, and each
+    exposure ``UPDATE`` checks in the same statement that the versions belong to its item, so
+    a wrong or missing version still raises :class:`ItemNotFoundError`.
 
     On SQLite, a transaction that reads before it calls this should be opened with write
     intent (``execution_options(sqlite_begin="IMMEDIATE")``, see :func:`item_bank.db.make_engine`),
@@ -414,21 +424,43 @@ def record_administration(session: Session, version_ids: Sequence[int]) -> None:
         update(ItemVersion)
         .where(ItemVersion.id.in_(unique_ids), ItemVersion.administered_at.is_(None))
         .values(administered_at=now)
+        .execution_options(synchronize_session=False)
     )
-    rows = session.execute(
-        select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(unique_ids))
-    ).all()
-    item_of = {version_id: item_id for version_id, item_id in rows}
+    if items is None:
+        rows = session.execute(
+            select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(unique_ids))
+        ).all()
+        item_of = {version_id: item_id for version_id, item_id in rows}
+    else:
+        item_of = {version_id: items[version_id] for version_id in unique_ids & set(items)}
     missing = sorted(unique_ids - set(item_of))
     if missing:
         raise ItemNotFoundError(f"no item versions with ids {missing}")
     per_item: Counter[str] = Counter(item_of[version_id] for version_id in version_ids)
+    versions_of: dict[str, set[int]] = {}
+    for version_id, item_id in item_of.items():
+        versions_of.setdefault(item_id, set()).add(version_id)
     for item_id, increment in sorted(per_item.items()):  # fixed order: no lock-order deadlocks
-        session.execute(
-            update(ItemExposure)
-            .where(ItemExposure.item_id == item_id)
-            .values(count=ItemExposure.count + increment, last_exposed_at=now)
+        statement = update(ItemExposure).where(ItemExposure.item_id == item_id)
+        if items is not None:
+            # the caller's mapping, checked by the database in the same statement
+            own_versions = versions_of[item_id]
+            statement = statement.where(
+                select(func.count())
+                .select_from(ItemVersion)
+                .where(ItemVersion.id.in_(own_versions), ItemVersion.item_id == item_id)
+                .scalar_subquery()
+                == len(own_versions)
+            )
+        result = session.execute(
+            statement.values(count=ItemExposure.count + increment, last_exposed_at=now)
+            .execution_options(synchronize_session=False)
         )
+        if items is not None and result.rowcount != 1:
+            raise ItemNotFoundError(
+                f"item versions {sorted(versions_of[item_id])} are not versions of item "
+                f"{item_id!r} (or it has no exposure counter)"
+            )
     # the UPDATEs bypass the loaded objects: reload just the columns they changed
     touched_versions, touched_items = unique_ids, set(per_item)
     for instance in list(session.identity_map.values()):

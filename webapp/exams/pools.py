@@ -183,6 +183,22 @@ def load_pool(session: Session, pool_items: dict[str, list[int]]) -> CompiledPoo
     return CompiledPool(version=pool_version(pool_items), pool=pool, items=contents)
 
 
+@dataclass(frozen=True)
+class SessionFixture:
+    """What a session fixed at its start and never changes: decoded once per process.
+
+    ``seed``, ``pool_version`` and ``started_at`` identify the row it was decoded from, so an
+    entry never serves another session that got the same id (a recreated database).
+    """
+
+    seed: int
+    pool_version: str
+    started_at: Any
+    blueprint: Blueprint
+    pool_items: dict[str, list[int]]
+    excluded_items: tuple[str, ...]
+
+
 class PoolCache:
     """Compiled pools, parsed blueprints and the latest exam states of one worker process.
 
@@ -196,6 +212,8 @@ class PoolCache:
         # the last state per session: an answer then costs one engine step, not a replay
         self._states: OrderedDict[int, Any] = OrderedDict()
         self.max_states = 10_000
+        # the decoded blueprint and pool mapping of each session (immutable after the start)
+        self._fixtures: OrderedDict[int, SessionFixture] = OrderedDict()
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -247,3 +265,27 @@ class PoolCache:
             self._states.move_to_end(session_id)
             while len(self._states) > self.max_states:
                 self._states.popitem(last=False)
+
+    def fixture(self, session_id: int, seed: int, pool_version: str, started_at: Any) -> Any:
+        """The decoded start data of ``session_id`` if this process has it for the same row."""
+        with self._lock:
+            cached = self._fixtures.get(session_id)
+            if cached is None:
+                return None
+            if (
+                cached.seed != seed
+                or cached.pool_version != pool_version
+                or cached.started_at != started_at
+            ):
+                del self._fixtures[session_id]
+                return None
+            self._fixtures.move_to_end(session_id)
+            return cached
+
+    def remember_fixture(self, session_id: int, fixture: SessionFixture) -> None:
+        """Keep the decoded start data of a session (least recently used dropped first)."""
+        with self._lock:
+            self._fixtures[session_id] = fixture
+            self._fixtures.move_to_end(session_id)
+            while len(self._fixtures) > self.max_states:
+                self._fixtures.popitem(last=False)

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
 from exam import engine
 from exam.exceptions import ReplayMismatchError
@@ -44,7 +44,13 @@ from webapp.exams.models import (
     ExamSession,
     SessionStatus,
 )
-from webapp.exams.pools import CompiledPool, PoolCache, pool_version, select_pool_items
+from webapp.exams.pools import (
+    CompiledPool,
+    PoolCache,
+    SessionFixture,
+    pool_version,
+    select_pool_items,
+)
 from webapp.exams.progress import Eligibility, eligibility, record_quiz_result
 from webapp.exceptions import (
     ConflictError,
@@ -56,6 +62,15 @@ from webapp.models import Role, User
 
 #: Attempts of one answer transaction before giving up (SQLite "database is locked", races).
 _TRANSACTION_ATTEMPTS = 4
+
+#: How a request loads its session row: without the start data fixed in JSON (the process's
+#: :class:`SessionFixture` has them decoded), with its exam definition in the same statement.
+_SESSION_ROW = (
+    defer(ExamSession.blueprint),
+    defer(ExamSession.pool_items),
+    defer(ExamSession.excluded_items),
+    joinedload(ExamSession.exam, innerjoin=True),
+)
 
 
 # -- views returned to routes -------------------------------------------------------------------
@@ -366,11 +381,10 @@ def _start_once(
     )
     if open_session is not None:
         locked = _lock(session, open_session.id)
-        responses = _responses(session, locked.id)
         if _past_deadline(locked, now):
-            _finalize_time_limit(session, cache, locked, responses, now=now)
+            _finalize_time_limit(session, cache, locked, now=now)
         else:
-            state = _state(session, cache, locked, responses)
+            state = _current_state(session, cache, locked)
             return _view(locked, state, cache, session, now=now), False
     status = eligibility(session, user.id, definition, now=now)
     if not status.eligible:
@@ -424,6 +438,17 @@ def _start_once(
     session.add(exam_session)
     session.flush()
     exam_session.exam = definition
+    cache.remember_fixture(
+        exam_session.id,
+        SessionFixture(
+            seed=exam_session.seed,
+            pool_version=version,
+            started_at=exam_session.started_at,
+            blueprint=blueprint,
+            pool_items=pool_items,
+            excluded_items=tuple(excluded),
+        ),
+    )
     return _view(exam_session, state, cache, session, now=now), True
 
 
@@ -443,13 +468,11 @@ def get_session_view(
             ):
                 session.commit()  # the lock must come first in its transaction (SQLite)
                 locked = _lock(session, session_id)
-                responses = _responses(session, session_id)
                 if locked.status == SessionStatus.OPEN.value:
-                    state = _finalize_time_limit(session, cache, locked, responses, now=now)
+                    state = _finalize_time_limit(session, cache, locked, now=now)
                     session.commit()
                     return _view(locked, state, cache, session, now=now, time_limit=True)
-            responses = _responses(session, session_id)
-            state = _state(session, cache, exam_session, responses)
+            state = _current_state(session, cache, exam_session)
             view = _view(exam_session, state, cache, session, now=now)
             session.commit()
             return view
@@ -505,10 +528,13 @@ def submit_answer(
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             _end_open_transaction(session)
-            view = _submit_once(
+            view, next_state = _submit_once(
                 session, cache, user, session_id, position, item_id, answer, now=now
             )
             session.commit()
+            if next_state is not None:
+                # only a committed state: the cache must never hold an answer that is not stored
+                cache.remember_state(session_id, next_state)
             return view
         except (IntegrityError, OperationalError) as error:
             session.rollback()
@@ -527,7 +553,7 @@ def _submit_once(
     answer: Any,
     *,
     now: datetime,
-) -> SessionView:
+) -> tuple[SessionView, ExamState | None]:
     # lock before reading anything: on SQLite a transaction that read first cannot take the
     # write lock once another writer has committed
     exam_session = _lock(session, session_id)
@@ -535,14 +561,14 @@ def _submit_once(
         raise NotFoundError(
             gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
         )
-    responses = _responses(session, session_id)
-    n_answered = len(responses)
+    n_answered = _stored_count(session, session_id)
     if position <= n_answered:
+        responses = _responses(session, session_id)
         stored = responses[position - 1]
         if stored.item_id == item_id and _same_answer(stored.answer, answer):
             # a retry or a double tap: the reply it got then, nothing stored
             state = _state(session, cache, exam_session, responses[:position])
-            return _view(
+            view = _view(
                 exam_session,
                 state,
                 cache,
@@ -551,6 +577,7 @@ def _submit_once(
                 feedback_for=stored,
                 at_position=position,
             )
+            return view, None
         raise ConflictError(
             gettext(
                 "Question %(position)d was already answered with another answer.", position=position
@@ -560,8 +587,8 @@ def _submit_once(
     if exam_session.status != SessionStatus.OPEN.value:
         raise ConflictError(gettext("This exam session has finished."), code="session_finished")
     if _past_deadline(exam_session, now):
-        state = _finalize_time_limit(session, cache, exam_session, responses, now=now)
-        return _view(exam_session, state, cache, session, now=now, time_limit=True)
+        state = _finalize_time_limit(session, cache, exam_session, now=now, n_stored=n_answered)
+        return _view(exam_session, state, cache, session, now=now, time_limit=True), None
     if position != n_answered + 1:
         raise ConflictError(
             gettext(
@@ -571,7 +598,7 @@ def _submit_once(
             ),
             code="wrong_position",
         )
-    state = _state(session, cache, exam_session, responses)
+    state = _current_state(session, cache, exam_session, n_stored=n_answered)
     if state.finished or state.current_item is None:
         raise ConflictError(gettext("This exam session has finished."), code="session_finished")
     if item_id != state.current_item:
@@ -598,12 +625,11 @@ def _submit_once(
     )
     session.add(response)
     session.flush()  # a concurrent twin fails here on UNIQUE(session_id, position)
-    record_administration(session, [content.version_id])
+    record_administration(session, [content.version_id], items={content.version_id: item_id})
     next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
-    cache.remember_state(session_id, next_state)  # checked against the stored rows when used
     if next_state.finished:
-        _finalize(session, exam_session, next_state, [*responses, response], now=now)
-    return _view(
+        _finalize(session, exam_session, next_state, now=now)
+    view = _view(
         exam_session,
         next_state,
         cache,
@@ -612,6 +638,7 @@ def _submit_once(
         feedback_for=response,
         at_position=position,
     )
+    return view, next_state
 
 
 def session_result(
@@ -676,9 +703,7 @@ def sweep_expired(session: Session, cache: PoolCache, *, now: datetime) -> list[
     for session_id in candidates:
         exam_session = _lock(session, session_id)
         if exam_session.status == SessionStatus.OPEN.value and _past_deadline(exam_session, now):
-            _finalize_time_limit(
-                session, cache, exam_session, _responses(session, session_id), now=now
-            )
+            _finalize_time_limit(session, cache, exam_session, now=now)
             finalized.append(session_id)
         session.commit()
     return finalized
@@ -769,7 +794,9 @@ def _is_retryable(error: Exception) -> bool:
 
 
 def _owned(session: Session, user: User, session_id: int) -> ExamSession:
-    exam_session = session.get(ExamSession, session_id, populate_existing=True)
+    exam_session = session.get(
+        ExamSession, session_id, populate_existing=True, options=_SESSION_ROW
+    )
     # another learner's session does not exist for this one (no probing of ids)
     if exam_session is None or exam_session.user_id != user.id:
         raise NotFoundError(
@@ -790,8 +817,14 @@ def _lock(session: Session, session_id: int) -> ExamSession:
         )
         query = select(ExamSession).where(ExamSession.id == session_id)
     else:
-        query = select(ExamSession).where(ExamSession.id == session_id).with_for_update()
-    exam_session = session.scalar(query.execution_options(populate_existing=True))
+        query = (
+            select(ExamSession)
+            .where(ExamSession.id == session_id)
+            .with_for_update(of=ExamSession)
+        )
+    exam_session = session.scalar(
+        query.options(*_SESSION_ROW).execution_options(populate_existing=True)
+    )
     if exam_session is None:
         raise NotFoundError(
             gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
@@ -839,8 +872,52 @@ def _engine_responses(
     ]
 
 
+def _stored_count(session: Session, session_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ExamResponse)
+            .where(ExamResponse.session_id == session_id)
+        )
+        or 0
+    )
+
+
+_FIXED_COLUMNS = ("blueprint", "pool_items", "excluded_items")
+
+
+def _fixture(session: Session, cache: PoolCache, exam_session: ExamSession) -> SessionFixture:
+    """The session's blueprint, pool mapping and excluded items, decoded once per process."""
+    fixture = cache.fixture(
+        exam_session.id, exam_session.seed, exam_session.pool_version, exam_session.started_at
+    )
+    if fixture is not None:
+        return fixture
+    if set(_FIXED_COLUMNS) & inspect(exam_session).unloaded:
+        # the columns were deferred (see _SESSION_ROW): one statement for the three of them
+        blueprint, pool_items, excluded = session.execute(
+            select(ExamSession.blueprint, ExamSession.pool_items, ExamSession.excluded_items)
+            .where(ExamSession.id == exam_session.id)
+        ).one()
+    else:
+        blueprint = exam_session.blueprint
+        pool_items = exam_session.pool_items
+        excluded = exam_session.excluded_items
+    fixture = SessionFixture(
+        seed=exam_session.seed,
+        pool_version=exam_session.pool_version,
+        started_at=exam_session.started_at,
+        blueprint=cache.blueprint(blueprint),
+        pool_items=pool_items,
+        excluded_items=tuple(excluded or ()),
+    )
+    cache.remember_fixture(exam_session.id, fixture)
+    return fixture
+
+
 def _compiled(session: Session, cache: PoolCache, exam_session: ExamSession) -> CompiledPool:
-    return cache.pool(session, exam_session.pool_version, exam_session.pool_items)
+    fixture = _fixture(session, cache, exam_session)
+    return cache.pool(session, exam_session.pool_version, fixture.pool_items)
 
 
 def _state(
@@ -852,16 +929,78 @@ def _state(
     """The state after ``responses``: from the process's cache when it matches the stored
     responses exactly (one engine step when one answer is new), else a replay."""
     compiled = _compiled(session, cache, exam_session)
-    blueprint = cache.blueprint(exam_session.blueprint)
+    fixture = _fixture(session, cache, exam_session)
     stored = _engine_responses(exam_session, responses)
-    state = _cached_state(cache, exam_session, compiled, blueprint, stored)
+    state = _cached_state(cache, exam_session, compiled, fixture.blueprint, stored)
     if state is None:
         state = engine.replay(
             compiled.pool,
-            blueprint,
+            fixture.blueprint,
             exam_session.seed,
             stored,
-            excluded_items=exam_session.excluded_items or (),
+            excluded_items=fixture.excluded_items,
+        )
+    cache.remember_state(exam_session.id, state)
+    if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
+        state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
+    return state
+
+
+def _current_state(
+    session: Session,
+    cache: PoolCache,
+    exam_session: ExamSession,
+    *,
+    n_stored: int | None = None,
+) -> ExamState:
+    """The state after every stored response of ``exam_session``, reading as little as it can.
+
+    Stored responses are never changed or removed, and the cache only ever holds states built
+    from committed responses (a new answer's state is remembered after its commit), so a
+    cached state of the same session (same seed, pool and blueprint) at position ``p`` equals
+    the replay of the first ``p`` stored responses: counting the stored rows tells whether it
+    is current, and only the responses after ``p`` are read and stepped through. Anything else
+    (a cold or stale cache, a path that does not match) is a full replay of the stored rows.
+    """
+    if n_stored is None:
+        n_stored = _stored_count(session, exam_session.id)
+    compiled = _compiled(session, cache, exam_session)
+    fixture = _fixture(session, cache, exam_session)
+    cached = cache.state(exam_session.id)
+    state: ExamState | None = None
+    if (
+        cached is not None
+        and cached.session_seed == exam_session.seed
+        and cached.definition.pool is compiled.pool
+        and cached.definition.blueprint == fixture.blueprint
+        and cached.position <= n_stored
+    ):
+        state = cached
+        if cached.position < n_stored:
+            newer = list(
+                session.scalars(
+                    select(ExamResponse)
+                    .where(
+                        ExamResponse.session_id == exam_session.id,
+                        ExamResponse.position > cached.position,
+                    )
+                    .order_by(ExamResponse.position)
+                )
+            )
+            if len(newer) != n_stored - cached.position:
+                state = None
+            for response in _engine_responses(exam_session, newer):
+                if state is None or state.finished or state.current_item != response.item_id:
+                    state = None
+                    break
+                state = engine.step(state, response.score, elapsed_s=response.elapsed_s)
+    if state is None:
+        state = engine.replay(
+            compiled.pool,
+            fixture.blueprint,
+            exam_session.seed,
+            _engine_responses(exam_session, _responses(session, exam_session.id)),
+            excluded_items=fixture.excluded_items,
         )
     cache.remember_state(exam_session.id, state)
     if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
@@ -907,7 +1046,6 @@ def _finalize(
     session: Session,
     exam_session: ExamSession,
     state: ExamState,
-    responses: Sequence[ExamResponse],
     *,
     now: datetime,
 ) -> None:
@@ -927,12 +1065,13 @@ def _finalize(
     if definition.kind == ExamKind.FINAL and result.passed:
         issue_certificate(session, exam_session, now=now)
     elif definition.kind == ExamKind.TOPIC_QUIZ and definition.topic_id is not None:
-        scored = [r for r in responses if not r.pretest]
+        # the state holds every stored response's score and pretest flag
+        scored = [s for s, p in zip(state.scores, state.pretest_flags, strict=True) if not p]
         record_quiz_result(
             session,
             exam_session.user_id,
             definition.topic_id,
-            n_correct=sum(1 for r in scored if r.score > 0),
+            n_correct=sum(1 for s in scored if s > 0),
             n_items=len(scored),
             now=now,
         )
@@ -942,14 +1081,14 @@ def _finalize_time_limit(
     session: Session,
     cache: PoolCache,
     exam_session: ExamSession,
-    responses: Sequence[ExamResponse],
     *,
     now: datetime,
+    n_stored: int | None = None,
 ) -> ExamState:
-    state = _state(session, cache, exam_session, responses)
+    state = _current_state(session, cache, exam_session, n_stored=n_stored)
     if not state.finished:
         state = engine.finish(state, StopReason.TIME_LIMIT)
-    _finalize(session, exam_session, state, responses, now=now)
+    _finalize(session, exam_session, state, now=now)
     return state
 
 
@@ -967,7 +1106,7 @@ def _view(
     compiled = _compiled(session, cache, exam_session)
     definition = session.get(ExamDefinition, exam_session.exam_id)
     assert definition is not None
-    blueprint = cache.blueprint(exam_session.blueprint)
+    blueprint = _fixture(session, cache, exam_session).blueprint
     finished = state.finished
     item = None
     if not finished and state.current_item is not None:
@@ -1022,7 +1161,13 @@ def _result_view(
     course = session.get(Course, definition.course_id)
     assert course is not None
     topics_of_domain: dict[str, list[tuple[str, str, str | None]]] = {}
-    for topic in course.topics:
+    topics = session.scalars(
+        select(Topic)
+        .where(Topic.course_id == course.id)
+        .order_by(Topic.position)
+        .options(selectinload(Topic.competency_links))
+    )
+    for topic in topics:
         for domain in {domain_of(tag) for tag in topic.competency_tags}:
             topics_of_domain.setdefault(domain, []).append(
                 (topic.id, topic.title_vi, topic.title_en)
