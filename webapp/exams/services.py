@@ -625,7 +625,6 @@ def _submit_once(
     )
     session.add(response)
     session.flush()  # a concurrent twin fails here on UNIQUE(session_id, position)
-    record_administration(session, [content.version_id], items={content.version_id: item_id})
     next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
     if next_state.finished:
         _finalize(session, exam_session, next_state, now=now)
@@ -638,6 +637,10 @@ def _submit_once(
         feedback_for=response,
         at_position=position,
     )
+    # Last before the commit: the exposure counter row of an item is shared by every examinee
+    # who gets it (the first items of an adaptive exam are the same for many), and its row
+    # lock is held from this UPDATE to the commit, so nothing slow may come in between.
+    record_administration(session, [content.version_id], items={content.version_id: item_id})
     return view, next_state
 
 
