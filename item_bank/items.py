@@ -12,7 +12,7 @@ Every function takes the caller's session and flushes; committing is the caller'
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -397,6 +397,7 @@ def record_administration(
     version_ids: Sequence[int],
     *,
     items: Mapping[int, str] | None = None,
+    administered: Collection[int] = (),
 ) -> None:
     """Mark item versions as shown and add one exposure to their items, atomically per row.
 
@@ -408,7 +409,10 @@ def record_administration(
     ``items`` maps each version id to its item id when the caller already knows it (an exam's
     compiled pool does, on every answer): the look-up ``SELECT`` is then skipped, and each
     exposure ``UPDATE`` checks in the same statement that the versions belong to its item, so
-    a wrong or missing version still raises :class:`ItemNotFoundError`.
+    a wrong or missing version still raises :class:`ItemNotFoundError`. ``administered`` lists
+    versions the caller knows to be marked already (by a committed transaction: a mark is never
+    undone, see :func:`item_bank.models._refuse_changes_to_administered_versions`), whose
+    marking ``UPDATE`` is skipped; their exposures are counted all the same.
 
     On SQLite, a transaction that reads before it calls this should be opened with write
     intent (``execution_options(sqlite_begin="IMMEDIATE")``, see :func:`item_bank.db.make_engine`),
@@ -418,14 +422,18 @@ def record_administration(
         return
     now = utc_now()
     unique_ids = set(version_ids)
-    # write first: on SQLite a transaction that starts by writing waits for the lock, while one
-    # that read first and then writes may fail at once when another writer got in between
-    session.execute(
-        update(ItemVersion)
-        .where(ItemVersion.id.in_(unique_ids), ItemVersion.administered_at.is_(None))
-        .values(administered_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    # Core statements on the tables: the ORM's bulk-update machinery costs more than the
+    # statements themselves on this per-answer path, and the identity map is handled below.
+    versions_table, exposures_table = ItemVersion.__table__, ItemExposure.__table__
+    to_mark = unique_ids - set(administered)
+    if to_mark:
+        # write first: on SQLite a transaction that starts by writing waits for the lock, while
+        # one that read first and then writes may fail at once when another writer got in
+        session.execute(
+            update(versions_table)
+            .where(versions_table.c.id.in_(to_mark), versions_table.c.administered_at.is_(None))
+            .values(administered_at=now)
+        )
     if items is None:
         rows = session.execute(
             select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(unique_ids))
@@ -441,20 +449,21 @@ def record_administration(
     for version_id, item_id in item_of.items():
         versions_of.setdefault(item_id, set()).add(version_id)
     for item_id, increment in sorted(per_item.items()):  # fixed order: no lock-order deadlocks
-        statement = update(ItemExposure).where(ItemExposure.item_id == item_id)
+        statement = update(exposures_table).where(exposures_table.c.item_id == item_id)
         if items is not None:
             # the caller's mapping, checked by the database in the same statement
             own_versions = versions_of[item_id]
             statement = statement.where(
                 select(func.count())
-                .select_from(ItemVersion)
-                .where(ItemVersion.id.in_(own_versions), ItemVersion.item_id == item_id)
+                .select_from(versions_table)
+                .where(
+                    versions_table.c.id.in_(own_versions), versions_table.c.item_id == item_id
+                )
                 .scalar_subquery()
                 == len(own_versions)
             )
         result = session.execute(
-            statement.values(count=ItemExposure.count + increment, last_exposed_at=now)
-            .execution_options(synchronize_session=False)
+            statement.values(count=exposures_table.c.count + increment, last_exposed_at=now)
         )
         if items is not None and result.rowcount != 1:
             raise ItemNotFoundError(

@@ -214,6 +214,8 @@ class PoolCache:
         self.max_states = 10_000
         # the decoded blueprint and pool mapping of each session (immutable after the start)
         self._fixtures: OrderedDict[int, SessionFixture] = OrderedDict()
+        # item versions whose administration this process saw committed (never undone)
+        self._administered: set[int] = set()
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -289,3 +291,15 @@ class PoolCache:
             self._fixtures.move_to_end(session_id)
             while len(self._fixtures) > self.max_states:
                 self._fixtures.popitem(last=False)
+
+    def is_administered(self, version_id: int) -> bool:
+        """Whether this process saw a transaction marking ``version_id`` administered commit."""
+        with self._lock:
+            return version_id in self._administered
+
+    def remember_administered(self, version_id: int) -> None:
+        """Note that ``version_id`` is marked administered in a committed transaction."""
+        with self._lock:
+            if len(self._administered) > 1_000_000:
+                self._administered.clear()
+            self._administered.add(version_id)

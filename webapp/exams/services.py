@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
 
@@ -69,7 +69,7 @@ _SESSION_ROW = (
     defer(ExamSession.blueprint),
     defer(ExamSession.pool_items),
     defer(ExamSession.excluded_items),
-    joinedload(ExamSession.exam, innerjoin=True),
+    joinedload(ExamSession.exam, innerjoin=True).defer(ExamDefinition.blueprint),
 )
 
 
@@ -528,13 +528,15 @@ def submit_answer(
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             _end_open_transaction(session)
-            view, next_state = _submit_once(
+            view, next_state, version_id = _submit_once(
                 session, cache, user, session_id, position, item_id, answer, now=now
             )
             session.commit()
             if next_state is not None:
                 # only a committed state: the cache must never hold an answer that is not stored
                 cache.remember_state(session_id, next_state)
+            if version_id is not None:
+                cache.remember_administered(version_id)
             return view
         except (IntegrityError, OperationalError) as error:
             session.rollback()
@@ -553,7 +555,9 @@ def _submit_once(
     answer: Any,
     *,
     now: datetime,
-) -> tuple[SessionView, ExamState | None]:
+) -> tuple[SessionView, ExamState | None, int | None]:
+    """One attempt of :func:`submit_answer`: the view, and the new state and the item version
+    it administered (None for a retry or a finalized session), to cache once committed."""
     # lock before reading anything: on SQLite a transaction that read first cannot take the
     # write lock once another writer has committed
     exam_session = _lock(session, session_id)
@@ -577,7 +581,7 @@ def _submit_once(
                 feedback_for=stored,
                 at_position=position,
             )
-            return view, None
+            return view, None, None
         raise ConflictError(
             gettext(
                 "Question %(position)d was already answered with another answer.", position=position
@@ -588,7 +592,8 @@ def _submit_once(
         raise ConflictError(gettext("This exam session has finished."), code="session_finished")
     if _past_deadline(exam_session, now):
         state = _finalize_time_limit(session, cache, exam_session, now=now, n_stored=n_answered)
-        return _view(exam_session, state, cache, session, now=now, time_limit=True), None
+        view = _view(exam_session, state, cache, session, now=now, time_limit=True)
+        return view, None, None
     if position != n_answered + 1:
         raise ConflictError(
             gettext(
@@ -613,18 +618,20 @@ def _submit_once(
     except MalformedAnswerError as error:
         raise InvalidInputError(str(error), code="invalid_answer") from None
     is_pretest = state.current_is_pretest
-    response = ExamResponse(
-        session_id=session_id,
-        position=position,
-        item_id=item_id,
-        item_version_id=content.version_id,
-        answer=answer,
-        score=score,
-        pretest=is_pretest,
-        answered_at=now,
-    )
-    session.add(response)
-    session.flush()  # a concurrent twin fails here on UNIQUE(session_id, position)
+    values = {
+        "session_id": session_id,
+        "position": position,
+        "item_id": item_id,
+        "item_version_id": content.version_id,
+        "answer": answer,
+        "score": score,
+        "pretest": is_pretest,
+        "answered_at": now,
+    }
+    # a Core INSERT (the ORM's unit of work is most of an INSERT's cost here); a concurrent
+    # twin fails here on UNIQUE(session_id, position)
+    session.execute(insert(ExamResponse.__table__).values(**values))
+    response = ExamResponse(**values)  # not added: what the view and feedback read
     next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
     if next_state.finished:
         _finalize(session, exam_session, next_state, now=now)
@@ -640,8 +647,13 @@ def _submit_once(
     # Last before the commit: the exposure counter row of an item is shared by every examinee
     # who gets it (the first items of an adaptive exam are the same for many), and its row
     # lock is held from this UPDATE to the commit, so nothing slow may come in between.
-    record_administration(session, [content.version_id], items={content.version_id: item_id})
-    return view, next_state
+    record_administration(
+        session,
+        [content.version_id],
+        items={content.version_id: item_id},
+        administered=[content.version_id] if cache.is_administered(content.version_id) else [],
+    )
+    return view, next_state, content.version_id
 
 
 def session_result(
@@ -876,11 +888,10 @@ def _engine_responses(
 
 
 def _stored_count(session: Session, session_id: int) -> int:
+    table = ExamResponse.__table__  # Core: no ORM compilation on the per-answer path
     return int(
         session.scalar(
-            select(func.count())
-            .select_from(ExamResponse)
-            .where(ExamResponse.session_id == session_id)
+            select(func.count()).select_from(table).where(table.c.session_id == session_id)
         )
         or 0
     )
