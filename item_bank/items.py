@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from item_bank.exceptions import (
@@ -392,6 +392,38 @@ def transition_item(
     return transition
 
 
+# The statements of record_administration, built once (it runs on every answer): Core
+# statements on the tables, since the ORM's bulk-update machinery costs more than the
+# statements themselves, and the identity map is handled by record_administration.
+_VERSIONS, _EXPOSURES = ItemVersion.__table__, ItemExposure.__table__
+_MARK_ADMINISTERED = (
+    update(_VERSIONS)
+    .where(
+        _VERSIONS.c.id.in_(bindparam("version_ids", expanding=True)),
+        _VERSIONS.c.administered_at.is_(None),
+    )
+    .values(administered_at=bindparam("now"))
+)
+_COUNT_EXPOSURE = (
+    update(_EXPOSURES)
+    .where(_EXPOSURES.c.item_id == bindparam("of_item"))
+    .values(
+        count=_EXPOSURES.c.count + bindparam("increment"),
+        last_exposed_at=bindparam("now"),
+    )
+)
+_COUNT_EXPOSURE_OF_VERSIONS = _COUNT_EXPOSURE.where(
+    select(func.count())
+    .select_from(_VERSIONS)
+    .where(
+        _VERSIONS.c.id.in_(bindparam("version_ids", expanding=True)),
+        _VERSIONS.c.item_id == bindparam("of_item"),
+    )
+    .scalar_subquery()
+    == bindparam("n_versions")
+)
+
+
 def record_administration(
     session: Session,
     version_ids: Sequence[int],
@@ -422,18 +454,11 @@ def record_administration(
         return
     now = utc_now()
     unique_ids = set(version_ids)
-    # Core statements on the tables: the ORM's bulk-update machinery costs more than the
-    # statements themselves on this per-answer path, and the identity map is handled below.
-    versions_table, exposures_table = ItemVersion.__table__, ItemExposure.__table__
     to_mark = unique_ids - set(administered)
     if to_mark:
         # write first: on SQLite a transaction that starts by writing waits for the lock, while
         # one that read first and then writes may fail at once when another writer got in
-        session.execute(
-            update(versions_table)
-            .where(versions_table.c.id.in_(to_mark), versions_table.c.administered_at.is_(None))
-            .values(administered_at=now)
-        )
+        session.execute(_MARK_ADMINISTERED, {"version_ids": sorted(to_mark), "now": now})
     if items is None:
         rows = session.execute(
             select(ItemVersion.id, ItemVersion.item_id).where(ItemVersion.id.in_(unique_ids))
@@ -449,22 +474,14 @@ def record_administration(
     for version_id, item_id in item_of.items():
         versions_of.setdefault(item_id, set()).add(version_id)
     for item_id, increment in sorted(per_item.items()):  # fixed order: no lock-order deadlocks
-        statement = update(exposures_table).where(exposures_table.c.item_id == item_id)
-        if items is not None:
+        parameters = {"of_item": item_id, "increment": increment, "now": now}
+        if items is None:
+            result = session.execute(_COUNT_EXPOSURE, parameters)
+        else:
             # the caller's mapping, checked by the database in the same statement
-            own_versions = versions_of[item_id]
-            statement = statement.where(
-                select(func.count())
-                .select_from(versions_table)
-                .where(
-                    versions_table.c.id.in_(own_versions), versions_table.c.item_id == item_id
-                )
-                .scalar_subquery()
-                == len(own_versions)
-            )
-        result = session.execute(
-            statement.values(count=exposures_table.c.count + increment, last_exposed_at=now)
-        )
+            own_versions = sorted(versions_of[item_id])
+            parameters.update(version_ids=own_versions, n_versions=len(own_versions))
+            result = session.execute(_COUNT_EXPOSURE_OF_VERSIONS, parameters)
         if items is not None and result.rowcount != 1:
             raise ItemNotFoundError(
                 f"item versions {sorted(versions_of[item_id])} are not versions of item "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,6 +20,13 @@ from webapp.models import ApiToken, LoginSession, RateLimitEvent, User
 # Writing last_seen_at on every request would make every page a write; a minute's precision is
 # plenty for an idle timeout of many minutes.
 _TOUCH_INTERVAL = timedelta(seconds=60)
+
+# A token and its user in one statement, built once: this runs on every API request.
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
 
 
 def _digest(secret: str) -> str:
@@ -138,12 +145,7 @@ def authenticate_api_token(session: Session, token: str, *, now: datetime) -> Us
         Unknown, revoked or expired token, or a deactivated account (code ``invalid_token`` or
         ``token_expired``).
     """
-    # the token and its user in one statement: this runs on every API request
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _digest(token))
-    ).first()
+    found = session.execute(_TOKEN_AND_USER, {"token_hash": _digest(token)}).first()
     if found is None:
         raise AuthenticationError(gettext("Invalid or revoked token."), code="invalid_token")
     row, user = found
