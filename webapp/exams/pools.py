@@ -95,12 +95,11 @@ def select_pool_items(session: Session, definition: ExamDefinition) -> dict[str,
         When no item qualifies (the bank is not seeded or not calibrated).
     """
     if definition.kind == ExamKind.TOPIC_QUIZ:
-        topics = [definition.topic_id]
+        topics: Any = [definition.topic_id]
         statuses = [ItemStatus.OPERATIONAL.value]
     else:
-        topics = list(
-            session.scalars(select(Topic.id).where(Topic.course_id == definition.course_id))
-        )
+        # the course's topics as a subquery: one statement per start, not two
+        topics = select(Topic.id).where(Topic.course_id == definition.course_id)
         statuses = [ItemStatus.OPERATIONAL.value, ItemStatus.PRETEST.value]
     rows = session.execute(
         select(Item.id, ItemVersion.id, ParameterEstimate.id)

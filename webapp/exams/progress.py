@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from item_bank.courses import CompletionRule, CompletionStatus, TopicSummary, evaluate_completion
-from item_bank.models import Course
+from item_bank.models import Course, Topic
 from webapp.exams.models import (
     ExamDefinition,
     ExamKind,
@@ -94,7 +94,15 @@ def completed_topic_ids(session: Session, user_id: int) -> set[str]:
 
 def course_completion_of(session: Session, user_id: int, course: Course) -> CompletionStatus:
     """The course completion rule applied to the learner's completed topics."""
-    topics = [TopicSummary(topic.id, topic.mandatory) for topic in course.topics]
+    # two columns, not the course's Topic objects: this runs on every start of a final exam
+    topics = [
+        TopicSummary(topic_id, mandatory)
+        for topic_id, mandatory in session.execute(
+            select(Topic.id, Topic.mandatory)
+            .where(Topic.course_id == course.id)
+            .order_by(Topic.position)
+        )
+    ]
     rule = CompletionRule.from_mapping(course.completion_rule)
     return evaluate_completion(rule, topics, completed_topic_ids(session, user_id))
 
