@@ -4,6 +4,7 @@ and after a pass the page says no retake is needed instead of counting attempts 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,3 +126,12 @@ def test_a_pass_at_the_top_of_the_scale_reads_right(
     assert "on a scale from 100 to 600; the pass mark is 475" in english
     assert "You have passed this exam: no retake is needed." in english
     assert "Attempts left" not in english
+
+
+def test_the_result_json_band_stays_within_the_scale_it_reports_on() -> None:
+    """API clients get the same clipped band the result page shows."""
+    result = replace(_result(808.5, 52.3), scale_min=100.0, scale_max=900.0)
+    assert result.band == pytest.approx((706.0, 900.0), abs=0.1)
+    assert result.to_json()["score_band"] == [706.0, 900.0]
+    low_end = replace(_result(120.0, 40.0), scale_min=100.0, scale_max=900.0)
+    assert low_end.to_json()["score_band"][0] == 100.0

@@ -202,11 +202,19 @@ class ResultView:
     finished_at: datetime | None
     competencies: tuple[CompetencyView, ...]
     certificate_code: str | None
+    scale_min: float = float("-inf")
+    scale_max: float = float("inf")
 
     @property
     def band(self) -> tuple[float, float]:
-        """The error band of the scale score: plus or minus about two standard errors (95%)."""
-        return (self.scale_score - 1.96 * self.scale_se, self.scale_score + 1.96 * self.scale_se)
+        """The 95% error band of the scale score (about two standard errors each side), within
+        the reported scale: a score cannot lie beyond the scale's ends."""
+        low = self.scale_score - 1.96 * self.scale_se
+        high = self.scale_score + 1.96 * self.scale_se
+        return (
+            min(max(low, self.scale_min), self.scale_max),
+            max(min(high, self.scale_max), self.scale_min),
+        )
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.band
@@ -1247,4 +1255,6 @@ def _result_view(
         finished_at=exam_session.finished_at,
         competencies=tuple(competencies),
         certificate_code=code,
+        scale_min=state.definition.blueprint.scale.min,
+        scale_max=state.definition.blueprint.scale.max,
     )
