@@ -74,8 +74,9 @@ def sathach_batch(pool: ItemPool, thetas: np.ndarray) -> tuple[float, float]:
     return time.perf_counter() - began, rmse(result.theta, thetas)
 
 
-def sathach_interactive(pool: ItemPool, blueprint: Blueprint, thetas: np.ndarray,
-                        seed: int = 2) -> tuple[np.ndarray, float, float]:
+def sathach_interactive(
+    pool: ItemPool, blueprint: Blueprint, thetas: np.ndarray, seed: int = 2
+) -> tuple[np.ndarray, float, float]:
     rng = np.random.default_rng(seed)
     steps, estimates = [], []
     began = time.perf_counter()
@@ -104,8 +105,15 @@ def mirt_model(a: np.ndarray, b: np.ndarray):
 def mirt_engine(a: np.ndarray, b: np.ndarray, seed: int):
     import mirt
 
-    return mirt.CATEngine(mirt_model(a, b), item_selection="MFI", stopping_rule="SE",
-                          se_threshold=1e-6, max_items=LENGTH, scoring_method="EAP", seed=seed)
+    return mirt.CATEngine(
+        mirt_model(a, b),
+        item_selection="MFI",
+        stopping_rule="SE",
+        se_threshold=1e-6,
+        max_items=LENGTH,
+        scoring_method="EAP",
+        seed=seed,
+    )
 
 
 def mirt_batch(a: np.ndarray, b: np.ndarray, thetas: np.ndarray) -> tuple[float, float]:
@@ -117,8 +125,9 @@ def mirt_batch(a: np.ndarray, b: np.ndarray, thetas: np.ndarray) -> tuple[float,
     return elapsed, rmse(np.array([r.theta for r in results]), thetas)
 
 
-def mirt_interactive(a: np.ndarray, b: np.ndarray,
-                     thetas: np.ndarray) -> tuple[np.ndarray, float, float]:
+def mirt_interactive(
+    a: np.ndarray, b: np.ndarray, thetas: np.ndarray
+) -> tuple[np.ndarray, float, float]:
     engine = mirt_engine(a, b, 2)
     rng = np.random.default_rng(2)
     steps, estimates = [], []
@@ -145,8 +154,15 @@ def catsim_run(a: np.ndarray, b: np.ndarray, thetas: np.ndarray) -> tuple[float,
     from catsim.stopping import TestLengthStopper
 
     items = np.column_stack([a, b, np.zeros_like(a), np.ones_like(a)])
-    simulator = Simulator(items, thetas, FixedPointInitializer(0.0), CatsimMaxInfo(),
-                          NumericalSearchEstimator(), TestLengthStopper(max_items=LENGTH), seed=3)
+    simulator = Simulator(
+        items,
+        thetas,
+        FixedPointInitializer(0.0),
+        CatsimMaxInfo(),
+        NumericalSearchEstimator(),
+        TestLengthStopper(max_items=LENGTH),
+        seed=3,
+    )
     began = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -159,27 +175,33 @@ def catsim_run(a: np.ndarray, b: np.ndarray, thetas: np.ndarray) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examinees", type=int, default=1000)
-    parser.add_argument("--interactive", type=int, default=100,
-                        help="simulees of the interactive runs (sathach and mirt)")
+    parser.add_argument(
+        "--interactive",
+        type=int,
+        default=100,
+        help="simulees of the interactive runs (sathach and mirt)",
+    )
     parser.add_argument("--catsim", type=int, default=100, help="simulees of the catsim run")
     parser.add_argument("--pools", type=int, nargs="+", default=[500, 5000])
     parser.add_argument("--skip-peers", action="store_true")
     arguments = parser.parse_args()
     thetas = np.random.default_rng(20240501).standard_normal(arguments.examinees)
-    header = (f"  {'engine':<24} {'ms/step':>9} {'median':>9} {'p99 ms':>9} {'total s':>10} "
-              f"{'RMSE':>7}")
+    header = (
+        f"  {'engine':<24} {'ms/step':>9} {'median':>9} {'p99 ms':>9} {'total s':>10} {'RMSE':>7}"
+    )
     for n_items in arguments.pools:
         pool, a, b = make_pool(n_items, seed=n_items)
         n_batch = thetas.size * LENGTH
-        print(f"\n{n_items} items, {LENGTH} items per test, MFI, EAP "
-              f"(batch {thetas.size} simulees, interactive {arguments.interactive}, "
-              f"catsim {arguments.catsim})")
+        print(
+            f"\n{n_items} items, {LENGTH} items per test, MFI, EAP "
+            f"(batch {thetas.size} simulees, interactive {arguments.interactive}, "
+            f"catsim {arguments.catsim})"
+        )
         print(header)
         total, error = sathach_batch(pool, thetas)
         print(row("sathach batch", None, total, n_batch, error))
         interactive = thetas[: arguments.interactive]
-        steps, total, error = sathach_interactive(pool, Blueprint.fixed_length(LENGTH),
-                                                  interactive)
+        steps, total, error = sathach_interactive(pool, Blueprint.fixed_length(LENGTH), interactive)
         print(row("sathach interactive", steps, total, interactive.size * LENGTH, error))
         if arguments.skip_peers:
             continue
@@ -191,14 +213,21 @@ def main() -> None:
         total, error = catsim_run(a, b, subset)
         print(row("catsim", None, total, subset.size * LENGTH, error))
 
-    controlled = Blueprint.from_dict({
-        "length": {"min": LENGTH, "max": LENGTH},
-        "exposure": {"method": "sympson_hetter", "target_rate": 0.2},
-        "content": {"method": "mpi", "constraints": [
-            {"kind": "domain", "code": code, "min": 4, "max": 6} for code in DOMAINS]},
-    })
-    print("\nsathach interactive step with content balancing (MPI, 6 domains) and "
-          "Sympson-Hetter on")
+    controlled = Blueprint.from_dict(
+        {
+            "length": {"min": LENGTH, "max": LENGTH},
+            "exposure": {"method": "sympson_hetter", "target_rate": 0.2},
+            "content": {
+                "method": "mpi",
+                "constraints": [
+                    {"kind": "domain", "code": code, "min": 4, "max": 6} for code in DOMAINS
+                ],
+            },
+        }
+    )
+    print(
+        "\nsathach interactive step with content balancing (MPI, 6 domains) and Sympson-Hetter on"
+    )
     print(header)
     for n_items in (1000, 10000):
         pool, _, _ = make_pool(n_items, seed=n_items)

@@ -151,8 +151,12 @@ class ItemParameters:
         b_matrix = np.full((n_items, width), np.nan)
         for index, row in enumerate(rows):
             b_matrix[index, : row.size] = row
-        c_values = np.zeros(n_items) if c is None else np.array(
-            [0.0 if value is None else float(value) for value in c]  # type: ignore[union-attr]
+        c_values = (
+            np.zeros(n_items)
+            if c is None
+            else np.array(
+                [0.0 if value is None else float(value) for value in c]  # type: ignore[union-attr]
+            )
         )
         return cls(
             models=tuple(parsed),
@@ -426,9 +430,7 @@ def theta_derivatives(
     Both arrays have shape (n_persons,): ``sum_j P'/P`` and ``sum_j (P'' P - P'^2) / P^2`` over
     the answered items, with P the probability of the observed category.
     """
-    (probability, slope, curvature), observed = _person_terms(
-        parameters, theta, responses, order=2
-    )
+    (probability, slope, curvature), observed = _person_terms(parameters, theta, responses, order=2)
     p = np.maximum(probability, _TINY)
     first = np.where(observed, slope / p, 0.0).sum(axis=1)
     second = np.where(observed, (curvature * p - slope**2) / p**2, 0.0).sum(axis=1)

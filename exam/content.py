@@ -96,8 +96,14 @@ class ContentBalancer:
             if total > 1.0:
                 target_share[:-1][of_kind] = middle[of_kind] / total
         target_share[-1] = 0.0
-        for array in (lower, upper, has_upper, constraint_of_item, kind_of_constraint,
-                      target_share):
+        for array in (
+            lower,
+            upper,
+            has_upper,
+            constraint_of_item,
+            kind_of_constraint,
+            target_share,
+        ):
             array.flags.writeable = False
         return cls(
             method=blueprint.content.method,
@@ -118,8 +124,9 @@ class ContentBalancer:
         """Counts of an examinee who has seen nothing yet, shape (n_examinees, n_constraints+1)."""
         return np.zeros((n_examinees, self.n_constraints + 1), dtype=np.int64)
 
-    def add(self, counts: npt.NDArray[np.int64], rows: npt.NDArray[np.intp],
-            items: npt.NDArray[np.intp]) -> None:
+    def add(
+        self, counts: npt.NDArray[np.int64], rows: npt.NDArray[np.intp], items: npt.NDArray[np.intp]
+    ) -> None:
         """Count scored ``items`` (one per row in ``rows``) in place."""
         for kind_row in range(2):
             column = self.constraint_of_item[kind_row, items]
@@ -127,7 +134,9 @@ class ContentBalancer:
             np.add.at(counts, (rows[inside], column[inside]), 1)
 
     def allowed(
-        self, counts: npt.NDArray[np.int64], n_scored: npt.NDArray[np.int64],
+        self,
+        counts: npt.NDArray[np.int64],
+        n_scored: npt.NDArray[np.int64],
         available: npt.NDArray[np.bool_],
     ) -> npt.NDArray[np.bool_]:
         """Items that keep every constraint satisfiable, shape (n_examinees, n_items).
@@ -177,7 +186,9 @@ class ContentBalancer:
         return factor[:, self.constraint_of_item[0]] * factor[:, self.constraint_of_item[1]]
 
     def kingsbury_zara_area(
-        self, counts: npt.NDArray[np.int64], n_scored: npt.NDArray[np.int64],
+        self,
+        counts: npt.NDArray[np.int64],
+        n_scored: npt.NDArray[np.int64],
         allowed: npt.NDArray[np.bool_],
     ) -> npt.NDArray[np.bool_]:
         """Restrict ``allowed`` to the content area furthest below its target share.

@@ -140,9 +140,7 @@ def define_exam(pool: ItemPool, blueprint: Blueprint) -> ExamDefinition:
                         f"form[{position}]", f"item {item_id!r} is not in the pool"
                     ) from None
                 if pool.is_pretest[index]:
-                    raise BlueprintError(
-                        f"form[{position}]", f"item {item_id!r} is a pretest item"
-                    )
+                    raise BlueprintError(f"form[{position}]", f"item {item_id!r} is a pretest item")
                 form_rank[index] = position
             scorable &= np.isfinite(form_rank)
         form_rank.flags.writeable = False
@@ -167,8 +165,9 @@ def define_exam(pool: ItemPool, blueprint: Blueprint) -> ExamDefinition:
     definition = ExamDefinition(
         pool=pool,
         blueprint=blueprint,
-        selector=make_selector(str(blueprint.selection.rule),
-                               kl_window=blueprint.selection.kl_window),
+        selector=make_selector(
+            str(blueprint.selection.rule), kl_window=blueprint.selection.kl_window
+        ),
         content=ContentBalancer.compile(blueprint, pool),
         strata=strata,
         form_rank=form_rank,
@@ -235,12 +234,16 @@ def select_scored(
         rank = definition.form_rank if form_rank is None else form_rank
         criterion = np.repeat((1.0 / (1.0 + rank))[None, :], available.shape[0], axis=0)
     elif method is ExposureMethod.A_STRATIFIED:
-        distance = np.abs(pool.mean_difficulty[None, :] - selection_thetas(
-            definition, theta, n_scored, start_theta)[:, None])
+        distance = np.abs(
+            pool.mean_difficulty[None, :]
+            - selection_thetas(definition, theta, n_scored, start_theta)[:, None]
+        )
         criterion = 1.0 / (1.0 + distance)
     else:
         criterion = definition.selector.criterion(
-            pool, selection_thetas(definition, theta, n_scored, start_theta), log_posterior,
+            pool,
+            selection_thetas(definition, theta, n_scored, start_theta),
+            log_posterior,
             n_scored,
         )
     eligible = available
@@ -320,8 +323,9 @@ def stop_codes(
     if definition.content is not None:
         may_stop_early &= definition.content.minima_met(counts)
     if blueprint.se_target is not None:
-        code = np.where(may_stop_early & (se <= blueprint.se_target), _CODE[StopReason.SE_TARGET],
-                        code)
+        code = np.where(
+            may_stop_early & (se <= blueprint.se_target), _CODE[StopReason.SE_TARGET], code
+        )
     code = np.where(may_stop_early & (decision != UNDECIDED), _CODE[StopReason.CLASSIFIED], code)
     full = n_scored >= blueprint.length.max
     full_code = _CODE[StopReason.FORM_COMPLETE if definition.is_fixed else StopReason.MAX_LENGTH]
@@ -384,8 +388,9 @@ def _begin(definition: ExamDefinition, session_seed: int, excluded: tuple[str, .
         blocked[pool.indices_of(excluded, ignore_unknown=True)] = True
         _check_after_exclusions(definition, blocked)
     generator = _rng(session_seed, _STREAM_START)
-    n_pretest = min(blueprint.pretest_items,
-                    usable_count(pool, definition.pretest_available(blocked)))
+    n_pretest = min(
+        blueprint.pretest_items, usable_count(pool, definition.pretest_available(blocked))
+    )
     slots = blueprint.length.min + n_pretest
     positions = tuple(sorted(int(p) for p in generator.choice(slots, n_pretest, replace=False)))
     form_rank = definition.form_rank
@@ -395,8 +400,9 @@ def _begin(definition: ExamDefinition, session_seed: int, excluded: tuple[str, .
         shuffled[members] = generator.permutation(members.size)
         form_rank = _frozen(shuffled)
     start_theta = float(draw_start_thetas(blueprint, 1, generator)[0])
-    theta, se = posterior_estimates(definition.log_prior[None, :], pool.posterior_grid.nodes,
-                                    str(blueprint.estimation.interim))
+    theta, se = posterior_estimates(
+        definition.log_prior[None, :], pool.posterior_grid.nodes, str(blueprint.estimation.interim)
+    )
     state = ExamState(
         definition=definition,
         session_seed=session_seed,
@@ -434,8 +440,7 @@ def _check_after_exclusions(definition: ExamDefinition, blocked: np.ndarray) -> 
         return
     for index, constraint in enumerate(blueprint.content.constraints):
         row = content.kind_of_constraint[index]
-        have = usable_count(definition.pool,
-                            available & (content.constraint_of_item[row] == index))
+        have = usable_count(definition.pool, available & (content.constraint_of_item[row] == index))
         if have < content.lower[index]:
             raise NoItemsAvailableError(
                 f"after leaving out the items of earlier attempts, {constraint.kind} "
@@ -527,8 +532,10 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
     pool = definition.pool
     item = state.current_index
     n_categories = int(pool.parameters.n_categories[item])
-    if isinstance(score, bool) or not isinstance(score, int | np.integer) or not (
-        0 <= score < n_categories
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, int | np.integer)
+        or not (0 <= score < n_categories)
     ):
         raise InvalidResponseError(
             f"score of item {pool.item_ids[item]!r} must be a category 0..{n_categories - 1}, "
@@ -538,8 +545,10 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
     if elapsed_s is not None:
         elapsed_s = float(elapsed_s)
         previous = state.elapsed_s
-        if not np.isfinite(elapsed_s) or elapsed_s < 0 or (
-            previous is not None and elapsed_s < previous
+        if (
+            not np.isfinite(elapsed_s)
+            or elapsed_s < 0
+            or (previous is not None and elapsed_s < previous)
         ):
             raise InvalidResponseError(
                 f"elapsed_s must be finite, >= 0 and not below the last answer's "
@@ -557,8 +566,11 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
             updated = counts.copy()[None, :]
             definition.content.add(updated, np.array([0]), np.array([item]))
             counts = _frozen(updated[0])
-        estimate = posterior_estimates(log_posterior[None, :], pool.posterior_grid.nodes,
-                                       str(definition.blueprint.estimation.interim))
+        estimate = posterior_estimates(
+            log_posterior[None, :],
+            pool.posterior_grid.nodes,
+            str(definition.blueprint.estimation.interim),
+        )
         theta, se = float(estimate[0][0]), float(estimate[1][0])
     answered = replace(
         state,

@@ -29,7 +29,8 @@ def pick_best(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
 
 
 def _best_in_turn(
-    scores: npt.NDArray[np.float64], accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    scores: npt.NDArray[np.float64],
+    accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
     n_candidates: int,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """Offer each row's items in order of score until ``accept(rows, items)`` says yes.
@@ -217,8 +218,9 @@ def compute_sympson_hetter(
     generator = np.random.default_rng(rng)
     sh_blueprint = replace(
         blueprint,
-        exposure=replace(blueprint.exposure, method=ExposureMethod.SYMPSON_HETTER,
-                         target_rate=rate),
+        exposure=replace(
+            blueprint.exposure, method=ExposureMethod.SYMPSON_HETTER, target_rate=rate
+        ),
     )
     # Aim a little below the target, so that a fresh simulation's sampling noise (about
     # sqrt(r (1 - r) / n) per item) stays within it.
@@ -238,9 +240,7 @@ def compute_sympson_hetter(
         within = within + 1 if history[-1] <= rate + tolerance else 0
         if within >= 2:
             break
-        parameters = np.where(
-            selection_rate > aim, aim / np.maximum(selection_rate, 1e-12), 1.0
-        )
+        parameters = np.where(selection_rate > aim, aim / np.maximum(selection_rate, 1e-12), 1.0)
     return SympsonHetterResult(
         exposure_parameters=np.asarray(best_parameters, dtype=float).copy(),
         max_exposure=float(best_max),

@@ -115,8 +115,9 @@ class ItemPool:
         seen: set[str] = set()
         for item_id in ids:
             if not isinstance(item_id, str) or not item_id.strip():
-                raise PoolError(f"item id must be a non-empty string, got {item_id!r}",
-                                field="item_ids")
+                raise PoolError(
+                    f"item id must be a non-empty string, got {item_id!r}", field="item_ids"
+                )
             if item_id in seen:
                 raise PoolError("the item id occurs twice", item_id=item_id, field="item_ids")
             seen.add(item_id)
@@ -127,12 +128,18 @@ class ItemPool:
         exposure = _exposure(ids, exposure_parameters)
         for index, item_id in enumerate(ids):
             if not (np.isfinite(parameters.a[index]) and parameters.a[index] > 0):
-                raise PoolError(f"slope must be finite and > 0, got {parameters.a[index]!r}",
-                                item_id=item_id, field="a")
+                raise PoolError(
+                    f"slope must be finite and > 0, got {parameters.a[index]!r}",
+                    item_id=item_id,
+                    field="a",
+                )
             thresholds = parameters.b[index, : parameters.n_categories[index] - 1]
             if not np.all(np.isfinite(thresholds)):
-                raise PoolError(f"difficulties must be finite, got {thresholds.tolist()!r}",
-                                item_id=item_id, field="b")
+                raise PoolError(
+                    f"difficulties must be finite, got {thresholds.tolist()!r}",
+                    item_id=item_id,
+                    field="b",
+                )
         return cls(
             item_ids=ids,
             parameters=parameters,
@@ -169,8 +176,9 @@ class ItemPool:
     def indices_of(self, item_ids: Sequence[str], *, ignore_unknown: bool = False) -> np.ndarray:
         """Positions of several item ids (unknown ids skipped when ``ignore_unknown``)."""
         if ignore_unknown:
-            return np.array([self._positions[i] for i in item_ids if i in self._positions],
-                            dtype=np.intp)
+            return np.array(
+                [self._positions[i] for i in item_ids if i in self._positions], dtype=np.intp
+            )
         return np.array([self.index_of(i) for i in item_ids], dtype=np.intp)
 
     @cached_property
@@ -321,8 +329,7 @@ def _codes(
         if code is None and optional:
             continue
         if not isinstance(code, str) or not code.strip():
-            raise PoolError(f"must be a non-empty code, got {code!r}", item_id=item_id,
-                            field=field)
+            raise PoolError(f"must be a non-empty code, got {code!r}", item_id=item_id, field=field)
     return codes
 
 
@@ -335,8 +342,9 @@ def _flags(ids: tuple[str, ...], values: npt.ArrayLike | None) -> npt.NDArray[np
             raise PoolError(f"{len(entries)} values for {len(ids)} items", field="is_pretest")
         for item_id, value in zip(ids, entries, strict=True):
             if not isinstance(value, bool | np.bool_) and value not in (0, 1):
-                raise PoolError(f"must be true or false, got {value!r}", item_id=item_id,
-                                field="is_pretest")
+                raise PoolError(
+                    f"must be true or false, got {value!r}", item_id=item_id, field="is_pretest"
+                )
         flags = np.array([bool(value) for value in entries], dtype=bool)
     flags.flags.writeable = False
     return flags
@@ -349,15 +357,20 @@ def _exposure(ids: tuple[str, ...], values: npt.ArrayLike | None) -> npt.NDArray
         try:
             exposure = np.array(values, dtype=float)
         except (TypeError, ValueError):
-            raise PoolError(f"must be numbers in [0, 1], got {values!r}",
-                            field="exposure_parameters") from None
+            raise PoolError(
+                f"must be numbers in [0, 1], got {values!r}", field="exposure_parameters"
+            ) from None
         if exposure.shape != (len(ids),):
-            raise PoolError(f"shape {exposure.shape} for {len(ids)} items",
-                            field="exposure_parameters")
+            raise PoolError(
+                f"shape {exposure.shape} for {len(ids)} items", field="exposure_parameters"
+            )
         bad = np.flatnonzero(~np.isfinite(exposure) | (exposure < 0) | (exposure > 1))
         if bad.size:
-            raise PoolError(f"must be in [0, 1], got {exposure[bad[0]]!r}",
-                            item_id=ids[bad[0]], field="exposure_parameters")
+            raise PoolError(
+                f"must be in [0, 1], got {exposure[bad[0]]!r}",
+                item_id=ids[bad[0]],
+                field="exposure_parameters",
+            )
     exposure.flags.writeable = False
     return exposure
 

@@ -53,8 +53,9 @@ def posterior_estimates(
     left, centre, right = shifted[rows, mode - 1], shifted[rows, mode], shifted[rows, mode + 1]
     curvature = (left - 2.0 * centre + right) / step**2  # negative at a maximum
     safe = curvature < -1e-12
-    offset = np.where(safe, 0.5 * step * (left - right) / np.where(safe, left - 2 * centre + right,
-                                                                    -1.0), 0.0)
+    offset = np.where(
+        safe, 0.5 * step * (left - right) / np.where(safe, left - 2 * centre + right, -1.0), 0.0
+    )
     theta = np.clip(nodes[mode] + np.clip(offset, -step, step), -THETA_BOUND, THETA_BOUND)
     se = np.where(safe, 1.0 / np.sqrt(np.where(safe, -curvature, 1.0)), THETA_BOUND)
     return theta, se
@@ -124,8 +125,10 @@ def final_estimates(
     answer get the prior mean and SD.
     """
     method = blueprint.estimation.final if method is None else method
-    prior = {"prior_mean": blueprint.estimation.prior_mean,
-             "prior_sd": blueprint.estimation.prior_sd}
+    prior = {
+        "prior_mean": blueprint.estimation.prior_mean,
+        "prior_sd": blueprint.estimation.prior_sd,
+    }
     if method is EstimatorName.EAP:
         estimates = score_eap(parameters, responses, **prior)
     elif method is EstimatorName.MAP:
@@ -164,8 +167,9 @@ def score_exam(
     values = np.asarray(scores, dtype=float)
     scale = blueprint.scale
     if items.size:
-        theta_all, se_all = final_estimates(pool.parameters.subset(items), values[None, :],
-                                            blueprint)
+        theta_all, se_all = final_estimates(
+            pool.parameters.subset(items), values[None, :], blueprint
+        )
         theta, se = float(theta_all[0]), float(se_all[0])
     else:
         theta, se = blueprint.estimation.prior_mean, blueprint.estimation.prior_sd
@@ -182,17 +186,24 @@ def score_exam(
         members = np.flatnonzero(item_domains == domain) if items.size else np.array([], int)
         if members.size:
             estimate = score_eap(
-                pool.parameters.subset(items[members]), values[members][None, :],
+                pool.parameters.subset(items[members]),
+                values[members][None, :],
                 prior_mean=blueprint.estimation.prior_mean,
                 prior_sd=blueprint.estimation.prior_sd,
             )
             d_theta, d_se = float(estimate.theta[0]), float(estimate.se[0])
         else:
             d_theta, d_se = blueprint.estimation.prior_mean, blueprint.estimation.prior_sd
-        domains.append(DomainScore(
-            domain=domain, n_items=int(members.size), theta=d_theta, se=d_se,
-            scale_score=scale.to_scale(d_theta), scale_se=scale.se_to_scale(d_se),
-        ))
+        domains.append(
+            DomainScore(
+                domain=domain,
+                n_items=int(members.size),
+                theta=d_theta,
+                se=d_se,
+                scale_score=scale.to_scale(d_theta),
+                scale_se=scale.se_to_scale(d_se),
+            )
+        )
     return ExamResult(
         theta=theta,
         se=se,

@@ -136,7 +136,8 @@ class SimulationResult:
             "rmse": float(np.sqrt((error**2).mean())),
             "mean_se": float(self.se.mean()),
             "correlation": float(np.corrcoef(self.theta, self.true_theta)[0, 1])
-            if self.n_examinees > 1 and self.theta.std() > 0 else None,
+            if self.n_examinees > 1 and self.theta.std() > 0
+            else None,
             "mean_length": float(self.lengths.mean()),
             "max_exposure": float(scored_rates.max()) if scored_rates.size else 0.0,
             "conditional": self._conditional(error),
@@ -145,7 +146,8 @@ class SimulationResult:
                 "max_rate": float(scored_rates.max()) if scored_rates.size else 0.0,
                 "mean_rate": float(scored_rates.mean()) if scored_rates.size else 0.0,
                 "share_never_used": float((self.exposure_counts[operational] == 0).mean())
-                if scored_rates.size else 0.0,
+                if scored_rates.size
+                else 0.0,
                 "mean_test_overlap": self.mean_test_overlap(),
                 "histogram": _rate_histogram(scored_rates),
                 "pretest_items_given": int(self.n_pretest.sum()),
@@ -234,16 +236,18 @@ class SimulationResult:
         for row in range(self.n_examinees):
             given = self.items[row][self.items[row] >= 0]
             pretest = self.is_pretest[row][: given.size]
-            simulees.append({
-                "true_theta": float(self.true_theta[row]),
-                "theta": float(self.theta[row]),
-                "se": float(self.se[row]),
-                "length": int(self.lengths[row]),
-                "items": [ids[i] for i in given[~pretest]],
-                "pretest_items": [ids[i] for i in given[pretest]],
-                "passed": None if self.passed is None else bool(self.passed[row]),
-                "stop_reason": str(STOP_CODES[int(self.stop_codes[row])]),
-            })
+            simulees.append(
+                {
+                    "true_theta": float(self.true_theta[row]),
+                    "theta": float(self.theta[row]),
+                    "se": float(self.se[row]),
+                    "length": int(self.lengths[row]),
+                    "items": [ids[i] for i in given[~pretest]],
+                    "pretest_items": [ids[i] for i in given[pretest]],
+                    "passed": None if self.passed is None else bool(self.passed[row]),
+                    "stop_reason": str(STOP_CODES[int(self.stop_codes[row])]),
+                }
+            )
         return {
             "simulees": simulees,
             "summary": self.summary(),
@@ -255,10 +259,13 @@ class SimulationResult:
 def _rate_histogram(rates: npt.NDArray[np.float64]) -> list[dict[str, Any]]:
     edges = np.array([0.0, 1e-12, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0 + 1e-9])
     counts, _ = np.histogram(rates, bins=edges)
-    labels = ["0"] + [f"{low:g}-{high:g}" for low, high in
-                      zip(edges[1:-1].round(2), np.minimum(edges[2:], 1.0).round(2), strict=True)]
-    return [{"rate": label, "items": int(count)} for label, count in
-            zip(labels, counts, strict=True)]
+    labels = ["0"] + [
+        f"{low:g}-{high:g}"
+        for low, high in zip(edges[1:-1].round(2), np.minimum(edges[2:], 1.0).round(2), strict=True)
+    ]
+    return [
+        {"rate": label, "items": int(count)} for label, count in zip(labels, counts, strict=True)
+    ]
 
 
 def simulate(
@@ -306,8 +313,10 @@ def simulate(
     max_length = blueprint.length.max
     nodes = pool.posterior_grid.nodes
     interim_method = str(blueprint.estimation.interim)
-    n_pretest = min(blueprint.pretest_items,
-                    usable_count(pool, definition.pretest_available(np.zeros(pool.n_items, bool))))
+    n_pretest = min(
+        blueprint.pretest_items,
+        usable_count(pool, definition.pretest_available(np.zeros(pool.n_items, bool))),
+    )
     slots = blueprint.length.min + n_pretest
     pretest_positions = np.argsort(generator.random((n, slots)), axis=1)[:, :n_pretest]
     max_positions = max_length + n_pretest
@@ -359,12 +368,19 @@ def simulate(
             # Rows in chunks small enough for the criterion matrix to stay in cache.
             chunk = max(8, _CHUNK_ELEMENTS // pool.n_items)
             for start in range(0, scored_rows.size, chunk):
-                part = scored_rows[start:start + chunk]
+                part = scored_rows[start : start + chunk]
                 part_picked, candidates, rejected = select_scored(
-                    definition, theta[part], log_posterior[part], n_scored[part], blocked[part],
-                    counts[part], generator, form_rank, start_theta[part],
+                    definition,
+                    theta[part],
+                    log_posterior[part],
+                    n_scored[part],
+                    blocked[part],
+                    counts[part],
+                    generator,
+                    form_rank,
+                    start_theta[part],
                 )
-                picked[start:start + chunk] = part_picked
+                picked[start : start + chunk] = part_picked
                 if rejected is not None:
                     over_rows, over_columns = np.nonzero(rejected)
                     passed_over = candidates[over_rows, over_columns]
@@ -400,15 +416,25 @@ def simulate(
             if definition.content is not None:
                 definition.content.add(counts, s_rows, s_items)
             n_scored[s_rows] += 1
-            theta[s_rows], se[s_rows] = posterior_estimates(log_posterior[s_rows], nodes,
-                                                           interim_method)
+            theta[s_rows], se[s_rows] = posterior_estimates(
+                log_posterior[s_rows], nodes, interim_method
+            )
             interim[s_rows, n_scored[s_rows] - 1] = theta[s_rows]
 
-        pending = (pretest_positions[rows] >= position[rows, None]).any(axis=1) if n_pretest \
+        pending = (
+            (pretest_positions[rows] >= position[rows, None]).any(axis=1)
+            if n_pretest
             else np.zeros(rows.size, dtype=bool)
+        )
         code, row_decision = stop_codes(
-            definition, n_scored[rows], theta[rows], se[rows], sprt_ll[rows], counts[rows],
-            pending, no_time[rows],
+            definition,
+            n_scored[rows],
+            theta[rows],
+            se[rows],
+            sprt_ll[rows],
+            counts[rows],
+            pending,
+            no_time[rows],
         )
         decision[rows] = row_decision
         stopping = code > 0
@@ -424,8 +450,11 @@ def simulate(
         cut = float(blueprint.cut_theta)
         passed = np.where(decision != 0, decision > 0, theta_final >= cut)
         true_pass = true_theta >= cut
-    violations = (definition.content.violations(counts) if definition.content is not None
-                  else np.zeros(n, dtype=np.int64))
+    violations = (
+        definition.content.violations(counts)
+        if definition.content is not None
+        else np.zeros(n, dtype=np.int64)
+    )
     exposure_counts = np.bincount(items[items >= 0], minlength=pool.n_items)
     return SimulationResult(
         definition=definition,
@@ -449,7 +478,9 @@ def simulate(
 
 
 def _draw_answers(
-    pool: ItemPool, items: npt.NDArray[np.intp], theta: npt.NDArray[np.float64],
+    pool: ItemPool,
+    items: npt.NDArray[np.intp],
+    theta: npt.NDArray[np.float64],
     rng: np.random.Generator,
 ) -> npt.NDArray[np.int64]:
     """One answer per simulee from the model of its item at its true ability."""
@@ -490,8 +521,8 @@ def _final_scores(
         stop = min(start + _SCORING_CHUNK, n)
         block = np.full((stop - start, used.size), np.nan)
         rows, positions = np.nonzero(scored[start:stop])
-        block[rows, column[items[start:stop][rows, positions]]] = scores[start:stop][rows,
-                                                                                      positions]
-        theta[start:stop], se[start:stop] = final_estimates(parameters, block,
-                                                            definition.blueprint)
+        block[rows, column[items[start:stop][rows, positions]]] = scores[start:stop][
+            rows, positions
+        ]
+        theta[start:stop], se[start:stop] = final_estimates(parameters, block, definition.blueprint)
     return theta, se

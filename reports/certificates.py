@@ -138,8 +138,7 @@ def render_certificate_pdf(data: CertificateData) -> bytes:
         centered(data.course_en, 11, gap=4)
     issued = data.issued_at.strftime("%d/%m/%Y")
     centered(
-        f"Điểm thang đo · Scale score: {data.scale_score:.0f}    "
-        f"Ngày cấp · Issued: {issued}",
+        f"Điểm thang đo · Scale score: {data.scale_score:.0f}    Ngày cấp · Issued: {issued}",
         11,
         gap=2,
     )

@@ -131,9 +131,7 @@ def test_information_is_minus_the_expected_second_derivative(mixed):
 
 def test_theta_derivatives_agree_with_finite_differences(mixed):
     rng = np.random.default_rng(7)
-    responses = np.array(
-        [rng.integers(0, k, size=4).astype(float) for k in mixed.n_categories]
-    ).T
+    responses = np.array([rng.integers(0, k, size=4).astype(float) for k in mixed.n_categories]).T
     responses[1, 2] = np.nan
     theta = np.array([-1.2, 0.3, 0.9, 2.1])
     first, second = theta_derivatives(mixed, theta, responses)
@@ -164,9 +162,7 @@ def test_expected_scores_are_probability_weighted_categories(mixed):
 
 def test_grid_log_likelihood_matches_per_person_log_likelihood(mixed):
     rng = np.random.default_rng(3)
-    responses = np.array(
-        [rng.integers(0, k, size=6).astype(float) for k in mixed.n_categories]
-    ).T
+    responses = np.array([rng.integers(0, k, size=6).astype(float) for k in mixed.n_categories]).T
     responses[rng.random(responses.shape) < 0.3] = np.nan
     nodes = np.array([-2.0, 0.1, 1.7])
     grid = log_likelihood_grid(mixed, responses, nodes)
@@ -199,8 +195,10 @@ def test_subset_keeps_the_chosen_items(mixed):
     part = mixed.subset([4, 0])
     assert part.models == (ItemModel.GRM, ItemModel.RASCH)
     assert part.thresholds(0) == [-1.0, 0.3, 1.5]
-    assert_allclose(category_probabilities(part, THETA)[:, 1, :2],
-                    category_probabilities(mixed, THETA)[:, 0, :2])
+    assert_allclose(
+        category_probabilities(part, THETA)[:, 1, :2],
+        category_probabilities(mixed, THETA)[:, 0, :2],
+    )
 
 
 def test_parameter_arrays_are_read_only(mixed):

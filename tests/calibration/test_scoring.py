@@ -64,11 +64,16 @@ def test_map_is_the_mode_of_the_posterior(two_pl, simulated):
     _, responses = simulated
     estimates = score_map(two_pl, responses[:20], prior_mean=0.2, prior_sd=1.5)
     for row in range(20):
+
         def negative_log_posterior(t, row=row):
-            return -(log_likelihood(two_pl, [t], responses[row : row + 1])[0]
-                     - 0.5 * ((t - 0.2) / 1.5) ** 2)
-        mode = optimize.minimize_scalar(negative_log_posterior, bounds=(-6, 6), method="bounded",
-                                        options={"xatol": 1e-9}).x
+            return -(
+                log_likelihood(two_pl, [t], responses[row : row + 1])[0]
+                - 0.5 * ((t - 0.2) / 1.5) ** 2
+            )
+
+        mode = optimize.minimize_scalar(
+            negative_log_posterior, bounds=(-6, 6), method="bounded", options={"xatol": 1e-9}
+        ).x
         assert estimates.theta[row] == pytest.approx(mode, abs=1e-5)
     information = test_information(two_pl, estimates.theta)
     assert_allclose(estimates.se, 1 / np.sqrt(information + 1 / 1.5**2))
@@ -110,11 +115,16 @@ def test_wle_is_the_maximum_of_the_weighted_likelihood_for_two_pl(two_pl, simula
     _, responses = simulated
     estimates = score_wle(two_pl, responses[:15])
     for row in range(15):
+
         def negative_weighted(t, row=row):
-            return -(log_likelihood(two_pl, [t], responses[row : row + 1])[0]
-                     + 0.5 * np.log(test_information(two_pl, [t])[0]))
-        best = optimize.minimize_scalar(negative_weighted, bounds=(-6, 6), method="bounded",
-                                        options={"xatol": 1e-9}).x
+            return -(
+                log_likelihood(two_pl, [t], responses[row : row + 1])[0]
+                + 0.5 * np.log(test_information(two_pl, [t])[0])
+            )
+
+        best = optimize.minimize_scalar(
+            negative_weighted, bounds=(-6, 6), method="bounded", options={"xatol": 1e-9}
+        ).x
         assert estimates.theta[row] == pytest.approx(best, abs=1e-4)
 
 

@@ -12,8 +12,9 @@ DOMAINS = [f"VN-TT02-2025:{d}" for d in range(1, 7)]
 TOPICS = ["T-SEC", "T-EDOC", "T-ESIG", "T-PSV"]
 
 
-def make_pool(n_items: int, seed: int = 20240501, *, pretest: int = 0,
-              enemies: int = 0) -> ItemPool:
+def make_pool(
+    n_items: int, seed: int = 20240501, *, pretest: int = 0, enemies: int = 0
+) -> ItemPool:
     """A 2PL pool, a ~ U(0.8, 2.0), b ~ N(0, 1), codes spread over six domains and four topics."""
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.8, 2.0, n_items)

@@ -73,21 +73,48 @@ def test_fixed_length_builds_a_plain_blueprint() -> None:
         ({"estimation": {"prior_sd": 0}}, "estimation.prior_sd"),
         ({"exposure": {"method": "sympson_hetter", "target_rate": 1.5}}, "exposure.target_rate"),
         ({"exposure": {"method": "a_stratified", "strata": 41}}, "exposure.strata"),
-        ({"content": {"constraints": [{"kind": "area", "code": "x", "min": 1}]}},
-         "content.constraints[0].kind"),
-        ({"content": {"constraints": [{"kind": "domain", "code": "D", "min": 5, "max": 2}]}},
-         "content.constraints[0].min"),
-        ({"content": {"constraints": [{"kind": "domain", "code": "D", "min": 1,
-                                       "min_share": 0.1}]}},
-         "content.constraints[0].min_share"),
-        ({"content": {"constraints": [{"kind": "domain", "code": "D"}]}},
-         "content.constraints[0].min"),
-        ({"content": {"constraints": [{"kind": "domain", "code": "D", "min": 1},
-                                      {"kind": "domain", "code": "D", "max": 3}]}},
-         "content.constraints[1].code"),
-        ({"content": {"constraints": [{"kind": "domain", "code": "A", "min": 25},
-                                      {"kind": "domain", "code": "B", "min": 20}]}},
-         "content.constraints"),
+        (
+            {"content": {"constraints": [{"kind": "area", "code": "x", "min": 1}]}},
+            "content.constraints[0].kind",
+        ),
+        (
+            {"content": {"constraints": [{"kind": "domain", "code": "D", "min": 5, "max": 2}]}},
+            "content.constraints[0].min",
+        ),
+        (
+            {
+                "content": {
+                    "constraints": [{"kind": "domain", "code": "D", "min": 1, "min_share": 0.1}]
+                }
+            },
+            "content.constraints[0].min_share",
+        ),
+        (
+            {"content": {"constraints": [{"kind": "domain", "code": "D"}]}},
+            "content.constraints[0].min",
+        ),
+        (
+            {
+                "content": {
+                    "constraints": [
+                        {"kind": "domain", "code": "D", "min": 1},
+                        {"kind": "domain", "code": "D", "max": 3},
+                    ]
+                }
+            },
+            "content.constraints[1].code",
+        ),
+        (
+            {
+                "content": {
+                    "constraints": [
+                        {"kind": "domain", "code": "A", "min": 25},
+                        {"kind": "domain", "code": "B", "min": 20},
+                    ]
+                }
+            },
+            "content.constraints",
+        ),
         ({"se_target": -0.1}, "se_target"),
         ({"time_limit_s": "an hour"}, "time_limit_s"),
         ({"cut_theta": None}, "cut_theta"),
@@ -104,8 +131,9 @@ def test_fixed_length_builds_a_plain_blueprint() -> None:
 )
 def test_every_error_names_its_field(change: dict, field: str) -> None:
     document = {**FULL, **change}
-    document = {key: value for key, value in document.items() if value is not None
-                or key in ("cut_theta",)}
+    document = {
+        key: value for key, value in document.items() if value is not None or key in ("cut_theta",)
+    }
     with pytest.raises(BlueprintError) as caught:
         Blueprint.from_dict(document)
     assert caught.value.field == field

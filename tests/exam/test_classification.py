@@ -16,8 +16,9 @@ def test_sprt_bounds_and_decisions() -> None:
     lower, upper = rule.bounds
     assert lower == pytest.approx(math.log(0.1 / 0.95))
     assert upper == pytest.approx(math.log(0.9 / 0.05))
-    log_likelihood = np.array([[0.0, upper + 1e-9], [0.0, upper - 1e-3], [0.0, lower],
-                               [-3.0, -3.0]])
+    log_likelihood = np.array(
+        [[0.0, upper + 1e-9], [0.0, upper - 1e-3], [0.0, lower], [-3.0, -3.0]]
+    )
     assert rule.decide(log_likelihood).tolist() == [1, 0, -1, 0]
 
 

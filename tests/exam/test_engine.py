@@ -43,8 +43,10 @@ def test_a_fixed_length_exam_runs_to_its_length_and_scores(pool_500: ItemPool) -
     assert state.position == 20 and len(set(state.item_ids)) == 20
     assert state.current_item is None
     result = state.result
-    expected = score_eap(pool_500.parameters.subset(list(state.administered)),
-                         np.array(state.scores, dtype=float)[None, :])
+    expected = score_eap(
+        pool_500.parameters.subset(list(state.administered)),
+        np.array(state.scores, dtype=float)[None, :],
+    )
     assert result.theta == pytest.approx(float(expected.theta[0]), abs=1e-9)
     assert result.se == pytest.approx(float(expected.se[0]), abs=1e-9)
     assert result.scale_score == pytest.approx(500 + 100 * result.theta)
@@ -64,17 +66,22 @@ def test_the_first_item_is_the_most_informative_at_the_start(pool_500: ItemPool)
 
 
 def test_replay_rebuilds_the_exact_state_midway_and_at_the_end(pool_200: ItemPool) -> None:
-    blueprint = Blueprint.from_dict({
-        "length": {"min": 15, "max": 15},
-        "exposure": {"method": "randomesque", "randomesque_k": 6},
-        "pretest_items": 3,
-    })
+    blueprint = Blueprint.from_dict(
+        {
+            "length": {"min": 15, "max": 15},
+            "exposure": {"method": "randomesque", "randomesque_k": 6},
+            "pretest_items": 3,
+        }
+    )
     rng = np.random.default_rng(5)
     state = start(pool_200, blueprint, None)
     midway = None
     while not state.finished:
-        state = step(state, _answer(pool_200, state.current_index, -0.3, rng),
-                     elapsed_s=10.0 * (state.position + 1))
+        state = step(
+            state,
+            _answer(pool_200, state.current_index, -0.3, rng),
+            elapsed_s=10.0 * (state.position + 1),
+        )
         if state.position == 7:
             midway = state
     again = replay(pool_200, blueprint, midway.session_seed, midway.responses)
@@ -88,8 +95,12 @@ def test_replay_rebuilds_the_exact_state_midway_and_at_the_end(pool_200: ItemPoo
         assert continued.current_item == response.item_id
         continued = step(continued, response.score, elapsed_s=response.elapsed_s)
     assert continued.finished and continued.result == state.result
-    final = replay(pool_200, blueprint, state.session_seed,
-                   [(r.item_id, r.score, r.elapsed_s) for r in state.responses])
+    final = replay(
+        pool_200,
+        blueprint,
+        state.session_seed,
+        [(r.item_id, r.score, r.elapsed_s) for r in state.responses],
+    )
     assert final.result == state.result and final.responses == state.responses
 
 
@@ -139,8 +150,14 @@ def test_enemies_never_share_an_exam_and_seen_items_are_left_out(pool_200: ItemP
     first = _run(pool_200, blueprint, 0.0, seed=11)
     enemy = pool_200.enemy_index
     for seed in range(12):
-        state = _run(pool_200, blueprint, 0.2 * seed - 1, seed=seed, answer_seed=seed,
-                     excluded=first.item_ids)
+        state = _run(
+            pool_200,
+            blueprint,
+            0.2 * seed - 1,
+            seed=seed,
+            answer_seed=seed,
+            excluded=first.item_ids,
+        )
         groups = enemy[list(state.administered)]
         groups = groups[groups >= 0]
         assert groups.size == np.unique(groups).size
@@ -170,15 +187,23 @@ def test_pretest_items_are_seeded_unscored_and_kept(pool_200: ItemPool) -> None:
     assert positions == list(state.pretest_positions)
     assert state.result.n_pretest == 4 and state.result.n_scored == 20
     # Scoring only the scored answers gives the same result: pretest answers never count.
-    scored = [(i, s) for i, s, p in zip(state.administered, state.scores, state.pretest_flags,
-                                        strict=True) if not p]
-    expected = score_eap(pool_200.parameters.subset([i for i, _ in scored]),
-                         np.array([s for _, s in scored], dtype=float)[None, :])
+    scored = [
+        (i, s)
+        for i, s, p in zip(state.administered, state.scores, state.pretest_flags, strict=True)
+        if not p
+    ]
+    expected = score_eap(
+        pool_200.parameters.subset([i for i, _ in scored]),
+        np.array([s for _, s in scored], dtype=float)[None, :],
+    )
     assert state.result.theta == pytest.approx(float(expected.theta[0]), abs=1e-9)
     # Flipping every pretest answer changes nothing about the score.
-    flipped = replay(pool_200, blueprint, state.session_seed,
-                     [(r.item_id, 1 - r.score if r.is_pretest else r.score)
-                      for r in state.responses])
+    flipped = replay(
+        pool_200,
+        blueprint,
+        state.session_seed,
+        [(r.item_id, 1 - r.score if r.is_pretest else r.score) for r in state.responses],
+    )
     assert flipped.result.theta == state.result.theta
     assert flipped.item_ids == state.item_ids
 
@@ -204,10 +229,13 @@ def test_time_limit_ends_the_exam(pool_500: ItemPool) -> None:
 
 def test_classification_rules_stop_once_decided(pool_500: ItemPool) -> None:
     for rule in ("sprt", "ci"):
-        blueprint = Blueprint.from_dict({
-            "length": {"min": 5, "max": 60}, "cut_theta": 0.0,
-            "classification": {"rule": rule, "indifference": 0.3},
-        })
+        blueprint = Blueprint.from_dict(
+            {
+                "length": {"min": 5, "max": 60},
+                "cut_theta": 0.0,
+                "classification": {"rule": rule, "indifference": 0.3},
+            }
+        )
         high = _run(pool_500, blueprint, 2.5, seed=1)
         low = _run(pool_500, blueprint, -2.5, seed=1)
         assert high.stop_reason == low.stop_reason == "classified"
@@ -230,19 +258,26 @@ def test_fixed_form_gives_the_form_in_order(pool_500: ItemPool) -> None:
 def test_engine_and_simulator_give_the_same_items_for_the_same_answers(
     pool_500: ItemPool,
 ) -> None:
-    blueprint = Blueprint.from_dict({
-        "length": {"min": 20, "max": 20},
-        "content": {"constraints": [
-            {"kind": "domain", "code": "VN-TT02-2025:1", "min": 5},
-            {"kind": "topic", "code": "T-SEC", "max": 3},
-        ]},
-    })
+    blueprint = Blueprint.from_dict(
+        {
+            "length": {"min": 20, "max": 20},
+            "content": {
+                "constraints": [
+                    {"kind": "domain", "code": "VN-TT02-2025:1", "min": 5},
+                    {"kind": "topic", "code": "T-SEC", "max": 3},
+                ]
+            },
+        }
+    )
     result = simulate(pool_500, blueprint, thetas=[-1.0, 0.3, 1.6], rng=5)
     for row in range(3):
         given = result.items[row][result.items[row] >= 0]
         answers = result.scores[row][: given.size]
-        state = replay(pool_500, blueprint, 0,
-                       [(pool_500.item_ids[i], int(s)) for i, s in zip(given, answers,
-                                                                         strict=True)])
+        state = replay(
+            pool_500,
+            blueprint,
+            0,
+            [(pool_500.item_ids[i], int(s)) for i, s in zip(given, answers, strict=True)],
+        )
         assert state.finished
         assert state.result.theta == pytest.approx(result.theta[row], abs=1e-9)

@@ -22,8 +22,7 @@ def test_domain_is_the_code_before_the_dot() -> None:
 
 
 def test_build_fills_defaults_and_derives_domains() -> None:
-    pool = ItemPool.build(["a", "b", "c"], _parameters(),
-                          competencies=["X:1.1", "X:1.2", "X:2.1"])
+    pool = ItemPool.build(["a", "b", "c"], _parameters(), competencies=["X:1.1", "X:1.2", "X:2.1"])
     assert pool.n_items == 3
     assert pool.topics == (None, None, None)
     assert pool.domains == ("X:1", "X:1", "X:2")
@@ -67,8 +66,7 @@ def test_tables_agree_with_calibration(mixed_pool: ItemPool) -> None:
     table = mixed_pool.log_probability_grid
     assert table.shape == (120, 4, 61)
     observed = probabilities > 1e-10
-    assert_allclose(np.exp(table.transpose(2, 0, 1))[observed], probabilities[observed],
-                    rtol=1e-12)
+    assert_allclose(np.exp(table.transpose(2, 0, 1))[observed], probabilities[observed], rtol=1e-12)
     theta = np.array([-2.33, -0.41, 0.0, 0.77, 1.92])
     exact = item_information(mixed_pool.parameters, theta)
     interpolated = interpolate_rows(mixed_pool.information_grid, mixed_pool.selection_nodes, theta)

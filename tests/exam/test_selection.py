@@ -26,8 +26,9 @@ def test_max_info_ranks_items_as_exact_information(pool_500: ItemPool) -> None:
 def test_kullback_leibler_index_matches_numerical_integration(mixed_pool: ItemPool) -> None:
     theta_hat, n_answered, window = 0.35, 4, 3.0
     selector = KullbackLeiblerSelector(window=window)
-    criterion = selector.criterion(mixed_pool, np.array([theta_hat]), np.zeros((1, 61)),
-                                   np.array([n_answered]))[0]
+    criterion = selector.criterion(
+        mixed_pool, np.array([theta_hat]), np.zeros((1, 61)), np.array([n_answered])
+    )[0]
     delta = window / np.sqrt(n_answered)
     p_hat = category_probabilities(mixed_pool.parameters, [theta_hat])[0]
 
@@ -37,8 +38,7 @@ def test_kullback_leibler_index_matches_numerical_integration(mixed_pool: ItemPo
         return float((p_hat[item, k] * np.log(p_hat[item, k] / p[k])).sum())
 
     for item in (0, 1, 2, 3, 57):
-        expected, _ = integrate.quad(divergence, theta_hat - delta, theta_hat + delta,
-                                     args=(item,))
+        expected, _ = integrate.quad(divergence, theta_hat - delta, theta_hat + delta, args=(item,))
         assert abs(criterion[item] - expected) <= 0.02 * expected + 1e-4
 
 

@@ -14,7 +14,10 @@ from item_bank.exceptions import BankFileError
 from item_bank.pool_files import UNTAGGED_COMPETENCY, pool_from_document, read_pool_file
 
 CALIBRATION = {
-    "model": "2pl", "n_persons": 1000, "n_items": 3, "log_likelihood": -1.0,
+    "model": "2pl",
+    "n_persons": 1000,
+    "n_items": 3,
+    "log_likelihood": -1.0,
     "items": [
         {"item_id": "Q1", "model": "2pl", "a": 1.2, "b": -0.5, "c": 0.0, "se_a": 0.1},
         {"item_id": "Q2", "model": "grm", "a": 0.9, "b": [-1.0, 0.2, 1.4], "c": 0.0},
@@ -26,8 +29,13 @@ CALIBRATION = {
 
 def _export_item(item_id: str, **changes: object) -> dict:
     item = {
-        "item_id": item_id, "version": 1, "type": "single_choice", "status": "operational",
-        "competency": "VN-TT02-2025:4.2", "context": "PROJ-CSX:ESIG", "topic": "T-SEC",
+        "item_id": item_id,
+        "version": 1,
+        "type": "single_choice",
+        "status": "operational",
+        "competency": "VN-TT02-2025:4.2",
+        "context": "PROJ-CSX:ESIG",
+        "topic": "T-SEC",
         "enemy_group": None,
         "parameters": {"model": "2pl", "a": 1.1, "b": 0.4, "c": 0.0, "provisional": True},
     }
@@ -49,14 +57,22 @@ def test_calibration_result_becomes_a_pool(tmp_path: Path) -> None:
 
 
 def test_bank_export_keeps_operational_and_pretest_items_only() -> None:
-    document = {"framework": {}, "courses": [], "items": [
-        _export_item("SEC-001"),
-        _export_item("SEC-002", status="pretest", enemy_group="G1"),
-        _export_item("SEC-003", status="draft", parameters=None),
-        _export_item("SEC-004", status="retired"),
-        _export_item("SEC-005", topic=None, enemy_group="G1",
-                     parameters={"model": "gpcm", "a": 0.8, "b": [-0.5, 0.5], "c": None}),
-    ]}
+    document = {
+        "framework": {},
+        "courses": [],
+        "items": [
+            _export_item("SEC-001"),
+            _export_item("SEC-002", status="pretest", enemy_group="G1"),
+            _export_item("SEC-003", status="draft", parameters=None),
+            _export_item("SEC-004", status="retired"),
+            _export_item(
+                "SEC-005",
+                topic=None,
+                enemy_group="G1",
+                parameters={"model": "gpcm", "a": 0.8, "b": [-0.5, 0.5], "c": None},
+            ),
+        ],
+    }
     pool = pool_from_document(document, exposure_parameters={"SEC-001": 0.4, "OTHER": 0.1})
     assert pool.item_ids == ("SEC-001", "SEC-002", "SEC-005")
     assert pool.is_pretest.tolist() == [False, True, False]
@@ -70,16 +86,31 @@ def test_bank_export_keeps_operational_and_pretest_items_only() -> None:
     ("item", "where", "field"),
     [
         (_export_item("X1", parameters=None), "items[1] (X1)", "parameters"),
-        (_export_item("X1", parameters={"model": "4pl", "a": 1, "b": 0}), "items[1] (X1)",
-         "parameters.model"),
-        (_export_item("X1", parameters={"model": "2pl", "a": -1, "b": 0}), "items[1] (X1)",
-         "parameters.a"),
-        (_export_item("X1", parameters={"model": "2pl", "a": 1, "b": "hard"}), "items[1] (X1)",
-         "parameters.b"),
-        (_export_item("X1", parameters={"model": "grm", "a": 1, "b": [1.0, 0.0]}),
-         "items[1] (X1)", "parameters.b"),
-        (_export_item("X1", parameters={"model": "2pl", "a": 1, "b": 0, "c": 0.3}),
-         "items[1] (X1)", "parameters.c"),
+        (
+            _export_item("X1", parameters={"model": "4pl", "a": 1, "b": 0}),
+            "items[1] (X1)",
+            "parameters.model",
+        ),
+        (
+            _export_item("X1", parameters={"model": "2pl", "a": -1, "b": 0}),
+            "items[1] (X1)",
+            "parameters.a",
+        ),
+        (
+            _export_item("X1", parameters={"model": "2pl", "a": 1, "b": "hard"}),
+            "items[1] (X1)",
+            "parameters.b",
+        ),
+        (
+            _export_item("X1", parameters={"model": "grm", "a": 1, "b": [1.0, 0.0]}),
+            "items[1] (X1)",
+            "parameters.b",
+        ),
+        (
+            _export_item("X1", parameters={"model": "2pl", "a": 1, "b": 0, "c": 0.3}),
+            "items[1] (X1)",
+            "parameters.c",
+        ),
         (_export_item("X1", competency=""), "items[1] (X1)", "competency"),
         (_export_item("X1", topic=7), "items[1] (X1)", "topic"),
         (_export_item("A0"), "items[1] (A0)", "item_id"),
@@ -97,15 +128,20 @@ def test_errors_name_the_item_and_the_field(item: dict, where: str, field: str) 
 
 
 def test_every_problem_is_reported_and_nothing_is_returned() -> None:
-    document = {"model": "2pl", "items": [
-        {"item_id": "Q1", "a": 0, "b": 0.0},
-        {"item_id": "Q2", "a": 1.0, "b": [0.0, 1.0]},
-        {"item_id": "Q3", "a": 1.0, "b": 0.0},
-    ]}
+    document = {
+        "model": "2pl",
+        "items": [
+            {"item_id": "Q1", "a": 0, "b": 0.0},
+            {"item_id": "Q2", "a": 1.0, "b": [0.0, 1.0]},
+            {"item_id": "Q3", "a": 1.0, "b": 0.0},
+        ],
+    }
     with pytest.raises(BankFileError) as caught:
         pool_from_document(document)
     assert [(i.location, i.field) for i in caught.value.issues] == [
-        ("items[0] (Q1)", "a"), ("items[1] (Q2)", "b")]
+        ("items[0] (Q1)", "a"),
+        ("items[1] (Q2)", "b"),
+    ]
 
 
 def test_unreadable_files_name_the_place(tmp_path: Path) -> None:

@@ -35,8 +35,13 @@ def _prepare(url: str) -> tuple[int, int]:
             session.flush()
             users = []
             for name in ("gone", "done"):
-                user = User(username=name, full_name=name, org_unit_id=unit.id,
-                            role=Role.LEARNER, password_hash="x")
+                user = User(
+                    username=name,
+                    full_name=name,
+                    org_unit_id=unit.id,
+                    role=Role.LEARNER,
+                    password_hash="x",
+                )
                 session.add(user)
                 users.append(user)
             session.flush()
@@ -58,9 +63,15 @@ def _answer(session: Session, cache: PoolCache, user: User, count: int | None) -
     while not view.finished and (count is None or answered < count):
         answered += 1
         view = services.submit_answer(
-            session, cache, user, view.session_id, position=view.position,
-            item_id=view.item["id"], answer=view.item["options"][answered % 2]["id"]
-            if view.item["type"] != "multiple_response" else [view.item["options"][0]["id"]],
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=view.position,
+            item_id=view.item["id"],
+            answer=view.item["options"][answered % 2]["id"]
+            if view.item["type"] != "multiple_response"
+            else [view.item["options"][0]["id"]],
             now=START + timedelta(seconds=30 * answered),
         )
     return view.session_id
@@ -71,17 +82,20 @@ def test_sweep_finalizes_abandoned_sessions_and_rescore_reproduces_them(
 ) -> None:
     abandoned, finished = _prepare(fresh_database_url)
     runner = CliRunner()
-    early = runner.invoke(main, ["sweep", "--url", fresh_database_url,
-                                 "--now", "2026-03-02T08:30:00"])
+    early = runner.invoke(
+        main, ["sweep", "--url", fresh_database_url, "--now", "2026-03-02T08:30:00"]
+    )
     assert early.exit_code == 0, early.output
     assert "0 session(s)" in early.output
-    swept = runner.invoke(main, ["sweep", "--url", fresh_database_url,
-                                 "--now", "2026-03-02T08:41:00+00:00"])
+    swept = runner.invoke(
+        main, ["sweep", "--url", fresh_database_url, "--now", "2026-03-02T08:41:00+00:00"]
+    )
     assert swept.exit_code == 0, swept.output
     assert f"1 session(s) past their time limit: {abandoned}" in swept.output
     for session_id in (abandoned, finished):
-        result = runner.invoke(main, ["rescore", str(session_id), "--url", fresh_database_url,
-                                      "--json"])
+        result = runner.invoke(
+            main, ["rescore", str(session_id), "--url", fresh_database_url, "--json"]
+        )
         assert result.exit_code == 0, result.output
         report = json.loads(result.output[: result.output.rindex("}") + 1])
         assert report["identical"] is True
@@ -92,8 +106,11 @@ def test_sweep_finalizes_abandoned_sessions_and_rescore_reproduces_them(
             stored = session.get(ExamSession, abandoned)
             assert stored.status == "finished" and stored.end_reason == "time_limit"
             assert stored.result["n_scored"] == 2
-            session.execute(update(ExamResponse).where(ExamResponse.session_id == abandoned)
-                            .values(score=case((ExamResponse.score == 0, 1), else_=0)))
+            session.execute(
+                update(ExamResponse)
+                .where(ExamResponse.session_id == abandoned)
+                .values(score=case((ExamResponse.score == 0, 1), else_=0))
+            )
             session.commit()
     finally:
         engine.dispose()

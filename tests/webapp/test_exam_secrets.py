@@ -22,10 +22,33 @@ FINAL = final_exam_id("KNS-CBCX")
 ITEM_KEYS = {"id", "type", "stem", "options", "media"}
 OPTION_KEYS = {"id", "text"}
 FORBIDDEN_KEYS = {
-    "key", "keys", "correct_option", "a", "b", "c", "se_a", "se_b", "se_c", "parameters",
-    "model", "discrimination", "difficulty", "guessing", "exposure", "exposure_rate",
-    "statistics", "p_value", "point_biserial", "n_responses", "enemy_group", "information",
-    "explanation_vi", "explanation_en", "item_version_id", "pool_items", "seed",
+    "key",
+    "keys",
+    "correct_option",
+    "a",
+    "b",
+    "c",
+    "se_a",
+    "se_b",
+    "se_c",
+    "parameters",
+    "model",
+    "discrimination",
+    "difficulty",
+    "guessing",
+    "exposure",
+    "exposure_rate",
+    "statistics",
+    "p_value",
+    "point_biserial",
+    "n_responses",
+    "enemy_group",
+    "information",
+    "explanation_vi",
+    "explanation_en",
+    "item_version_id",
+    "pool_items",
+    "seed",
 }
 
 
@@ -78,22 +101,32 @@ def _walk(value: Any, path: str = "$") -> list[str]:
     return problems
 
 
-def test_no_api_payload_carries_keys_parameters_or_statistics(app, client, bank,
-                                                              api_token) -> None:
+def test_no_api_payload_carries_keys_parameters_or_statistics(app, client, bank, api_token) -> None:
     headers = {"Authorization": f"Bearer {api_token('learner_x1')}"}
-    payloads: list[tuple[str, Any]] = [("exams", client.get("/api/v1/exams",
-                                                            headers=headers).get_json())]
+    payloads: list[tuple[str, Any]] = [
+        ("exams", client.get("/api/v1/exams", headers=headers).get_json())
+    ]
     for exam_id in (quiz_exam_id("T-SEC"), FINAL):
         body = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=headers).get_json()
         payloads.append((f"{exam_id} start", body))
         session_id = body["session_id"]
         while body["status"] == "open":
             item = body["item"]
-            payloads.append((f"{exam_id} get", client.get(f"/api/v1/sessions/{session_id}",
-                                                           headers=headers).get_json()))
-            body = client.post(f"/api/v1/sessions/{session_id}/responses", headers=headers,
-                               json={"position": body["position"], "item_id": item["id"],
-                                     "answer": _answer(bank["versions"][item["id"]])}).get_json()
+            payloads.append(
+                (
+                    f"{exam_id} get",
+                    client.get(f"/api/v1/sessions/{session_id}", headers=headers).get_json(),
+                )
+            )
+            body = client.post(
+                f"/api/v1/sessions/{session_id}/responses",
+                headers=headers,
+                json={
+                    "position": body["position"],
+                    "item_id": item["id"],
+                    "answer": _answer(bank["versions"][item["id"]]),
+                },
+            ).get_json()
             payloads.append((f"{exam_id} answer", body))
         result = client.get(f"/api/v1/sessions/{session_id}/result", headers=headers).get_json()
         payloads.append((f"{exam_id} result", result))
@@ -115,11 +148,14 @@ def test_no_page_of_the_final_exam_reveals_keys_scores_or_explanations(
     app, client, bank, auth, csrf
 ) -> None:
     auth.login("learner_x1")
-    pages = [client.get("/learn/").get_data(as_text=True),
-             client.get(f"/learn/exams/{FINAL}").get_data(as_text=True)]
+    pages = [
+        client.get("/learn/").get_data(as_text=True),
+        client.get(f"/learn/exams/{FINAL}").get_data(as_text=True),
+    ]
     token = csrf(client, f"/learn/exams/{FINAL}")
-    session_url = client.post(f"/learn/exams/{FINAL}/start",
-                              data={"csrf_token": token}).headers["Location"]
+    session_url = client.post(f"/learn/exams/{FINAL}/start", data={"csrf_token": token}).headers[
+        "Location"
+    ]
     while True:
         response = client.get(session_url)
         if response.status_code == 302:
@@ -130,15 +166,23 @@ def test_no_page_of_the_final_exam_reveals_keys_scores_or_explanations(
         version = bank["versions"][item_id]
         values = set(re.findall(r'<input[^>]*value="([^"]*)"', page))
         option_ids = {option["id"] for option in version.options}
-        hidden = {re.search(r'name="position" value="(\d+)"', page).group(1), item_id,
-                  version.type, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
+        hidden = {
+            re.search(r'name="position" value="(\d+)"', page).group(1),
+            item_id,
+            version.type,
+            re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+        }
         assert values == option_ids | hidden  # nothing else travels in the form
         for marker in ("data-key", "data-score", "data-correct", '"score"', "explanation"):
             assert marker not in page
         answer = _answer(version)
-        form = {"csrf_token": token, "position": re.search(
-            r'name="position" value="(\d+)"', page).group(1), "item_id": item_id,
-            "item_type": version.type, "answer": answer}
+        form = {
+            "csrf_token": token,
+            "position": re.search(r'name="position" value="(\d+)"', page).group(1),
+            "item_id": item_id,
+            "item_type": version.type,
+            "answer": answer,
+        }
         after = client.post(session_url + "/answer", data=form)
         assert after.status_code == 302
         pages.append(after.get_data(as_text=True))
@@ -150,8 +194,13 @@ def test_no_page_of_the_final_exam_reveals_keys_scores_or_explanations(
 
 
 def test_the_walker_catches_what_it_looks_for() -> None:
-    item = {"id": "X", "type": "ordered", "stem": {}, "media": [],
-            "options": [{"id": "A", "text": {}, "score": 2}]}
+    item = {
+        "id": "X",
+        "type": "ordered",
+        "stem": {},
+        "media": [],
+        "options": [{"id": "A", "text": {}, "score": 2}],
+    }
     assert _walk({"item": item}) == ["$.item.options[0]: ['id', 'score', 'text']"]
     assert _walk({"item": dict(item, options=[], key="A")})[0].startswith("$.item: item has")
     assert _walk([{"result": {"a": 1.2}}]) == ["$[0].result.a"]

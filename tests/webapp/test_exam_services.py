@@ -516,8 +516,13 @@ def test_two_workers_answering_one_session_in_turn_stay_exact(session) -> None:
         seen = services.get_session_view(session, worker, user, view.session_id, now=START)
         assert seen.item == view.item and seen.position == view.position
         view = services.submit_answer(
-            session, worker, user, view.session_id, position=view.position,
-            item_id=view.item["id"], answer=_answer(session, view.item, right=position % 3 > 0),
+            session,
+            worker,
+            user,
+            view.session_id,
+            position=view.position,
+            item_id=view.item["id"],
+            answer=_answer(session, view.item, right=position % 3 > 0),
             now=START + timedelta(seconds=10 * position),
         )
     assert position >= 15

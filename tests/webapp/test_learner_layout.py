@@ -43,13 +43,15 @@ def phone(client: FlaskClient) -> Iterator[Any]:
     def serve(route: Any) -> None:
         parts = urlsplit(route.request.url)
         reply = client.get(parts.path + (f"?{parts.query}" if parts.query else ""))
-        route.fulfill(status=reply.status_code, body=reply.data,
-                      headers={"content-type": reply.content_type})
+        route.fulfill(
+            status=reply.status_code, body=reply.data, headers={"content-type": reply.content_type}
+        )
         reply.close()
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
         try:
             context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
             context.route(f"{ORIGIN}/**", serve)
@@ -73,9 +75,12 @@ def learner(app: Flask, world: Any, clock: Any, auth: Any) -> Any:
 
 def _text_lines(locator: Any) -> int:
     """On how many lines the element's text is laid out (one client rect per line)."""
-    return int(locator.evaluate(
-        "element => { const range = document.createRange(); range.selectNodeContents(element);"
-        " return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size; }"))
+    return int(
+        locator.evaluate(
+            "element => { const range = document.createRange(); range.selectNodeContents(element);"
+            " return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size; }"
+        )
+    )
 
 
 def test_the_topic_badges_are_inline_badges(phone, learner) -> None:
@@ -87,7 +92,8 @@ def test_the_topic_badges_are_inline_badges(phone, learner) -> None:
         badge = topic.locator(".badge").bounding_box()
         row = topic.bounding_box()
         title = topic.locator(".topic-title").evaluate(  # the first line of the title
-            "element => { const r = element.getClientRects()[0]; return {x: r.x, y: r.y}; }")
+            "element => { const r = element.getClientRects()[0]; return {x: r.x, y: r.y}; }"
+        )
         assert badge["width"] < 0.35 * row["width"], (badge, row)
         assert _text_lines(topic.locator(".badge")) == 1
         # the title starts on the badge's line, to its right
@@ -101,8 +107,11 @@ def _right_answer(app: Flask, page: str) -> dict[str, Any]:
     }
     with app.app_context():
         item = db.session.get(Item, form["item_id"])
-        version = db.session.scalar(select(ItemVersion).where(
-            ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number))
+        version = db.session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
+            )
+        )
         if version.type == "multiple_response":
             form["answer"] = list(version.key)
         elif version.type == "ordered":
@@ -116,8 +125,9 @@ def test_the_certificate_button_and_verification_link_fit_a_phone(
     phone, app, client, learner, csrf
 ) -> None:
     token = csrf(client, f"/learn/exams/{FINAL}")
-    session_url = client.post(f"/learn/exams/{FINAL}/start",
-                              data={"csrf_token": token}).headers["Location"]
+    session_url = client.post(f"/learn/exams/{FINAL}/start", data={"csrf_token": token}).headers[
+        "Location"
+    ]
     while "/result" not in client.get(session_url).headers.get("Location", ""):
         page = client.get(session_url).get_data(as_text=True)
         client.post(session_url + "/answer", data=_right_answer(app, page))
@@ -129,11 +139,14 @@ def test_the_certificate_button_and_verification_link_fit_a_phone(
     beside = box["y"] < button["y"] + button["height"]
     if beside:  # on the button's line: to its right, vertically within it
         assert box["x"] >= button["x"] + button["width"]
-        assert box["y"] >= button["y"] - 1 and box["y"] + box["height"] <= button["y"] + \
-            button["height"] + 1
+        assert (
+            box["y"] >= button["y"] - 1
+            and box["y"] + box["height"] <= button["y"] + button["height"] + 1
+        )
     else:  # on a line of its own below, starting at the left edge like the button
         assert abs(box["x"] - button["x"]) < 1
     assert box["height"] >= 40  # a comfortable tap target
     overflow = phone.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0

@@ -64,12 +64,16 @@ def _answer(app: Flask, page: str, *, right: bool = True) -> dict[str, Any]:
     with app.app_context():
         session = db.session
         item = session.get(Item, form["item_id"])
-        version = session.scalar(select(ItemVersion).where(
-            ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number))
+        version = session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
+            )
+        )
         options = [option["id"] for option in version.options]
         if version.type == "multiple_response":
-            form["answer"] = list(version.key) if right else [
-                o for o in options if o not in version.key][:1]
+            form["answer"] = (
+                list(version.key) if right else [o for o in options if o not in version.key][:1]
+            )
         elif version.type == "ordered":
             ranked = sorted(version.options, key=lambda option: option["score"])
             form["answer"] = ranked[-1 if right else 0]["id"]
@@ -114,7 +118,10 @@ def test_a_practice_quiz_shows_right_or_wrong_and_why_then_completes_the_topic(
         given = form["answer"] if isinstance(form["answer"], list) else [form["answer"]]
         yours, best = re.search(
             r"<dt>Câu trả lời của bạn</dt>\s*<dd>(.*?)</dd>\s*<dt>(?:Các đáp án đúng|Đáp án đúng"
-            r"|Đáp án tốt nhất)</dt>\s*<dd>(.*?)</dd>", text, re.S).groups()
+            r"|Đáp án tốt nhất)</dt>\s*<dd>(.*?)</dd>",
+            text,
+            re.S,
+        ).groups()
         assert _option_texts(yours) == [_option_text(version, o) for o in given]
         assert _option_texts(best) == [_option_text(version, o) for o in _right(version)]
         next_url = re.search(r'href="(/learn/sessions/\d+(?:/result)?)"', text).group(1)
@@ -127,8 +134,11 @@ def test_a_practice_quiz_shows_right_or_wrong_and_why_then_completes_the_topic(
 def _version(app: Flask, item_id: str) -> ItemVersion:
     with app.app_context():
         item = db.session.get(Item, item_id)
-        version = db.session.scalar(select(ItemVersion).where(
-            ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number))
+        version = db.session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
+            )
+        )
         db.session.expunge(version)
         return version
 
@@ -148,8 +158,9 @@ def _option_texts(html: str) -> list[str]:
     return re.findall(r'<span class="review-option[^"]*">(.*?)</span>', html)
 
 
-def test_the_practice_feedback_in_english_names_the_right_answer(app, client, bank, auth,
-                                                                 csrf) -> None:
+def test_the_practice_feedback_in_english_names_the_right_answer(
+    app, client, bank, auth, csrf
+) -> None:
     auth.login("learner_x1")
     page = _html(client.get(_start(client, quiz_exam_id("T-SEC"), csrf).headers["Location"]))
     form = _answer(app, page, right=False)
@@ -253,8 +264,13 @@ def test_time_up_ends_the_exam_at_the_next_page(app, client, bank, auth, csrf, c
 
 
 def test_roles_and_login_are_checked_on_every_learner_page(client, bank, auth) -> None:
-    for url in ["/learn/", f"/learn/exams/{FINAL}", "/learn/sessions/1",
-                "/learn/sessions/1/result", "/learn/certificates/AAAA-BBBB-CCCC.pdf"]:
+    for url in [
+        "/learn/",
+        f"/learn/exams/{FINAL}",
+        "/learn/sessions/1",
+        "/learn/sessions/1/result",
+        "/learn/certificates/AAAA-BBBB-CCCC.pdf",
+    ]:
         response = client.get(url)
         assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
     auth.login("manager_hn")

@@ -29,9 +29,20 @@ SHORT_SCALE = {"slope": 100, "intercept": 500, "min": 100, "max": 600}
 
 def _result(scale_score: float, scale_se: float) -> ResultView:
     return ResultView(
-        session_id=1, exam_id=FINAL, kind="final", theta=0.0, se=0.3, scale_score=scale_score,
-        scale_se=scale_se, passed=True, cut_score=475.0, n_scored=20, n_correct=18,
-        stop_reason="se_target", finished_at=datetime(2026, 3, 2, tzinfo=UTC), competencies=(),
+        session_id=1,
+        exam_id=FINAL,
+        kind="final",
+        theta=0.0,
+        se=0.3,
+        scale_score=scale_score,
+        scale_se=scale_se,
+        passed=True,
+        cut_score=475.0,
+        n_scored=20,
+        n_correct=18,
+        stop_reason="se_target",
+        finished_at=datetime(2026, 3, 2, tzinfo=UTC),
+        competencies=(),
         certificate_code=None,
     )
 
@@ -72,8 +83,9 @@ def short_scale_bank(app: Flask, world: Any, clock: Any) -> Any:
     with app.app_context():
         session = db.session
         seed_bank(session)
-        ensure_course_exams(session, "KNS-CBCX",
-                            final_blueprint=dict(FINAL_BLUEPRINT, scale=SHORT_SCALE))
+        ensure_course_exams(
+            session, "KNS-CBCX", final_blueprint=dict(FINAL_BLUEPRINT, scale=SHORT_SCALE)
+        )
         topics = [topic.id for topic in session.get(Course, "KNS-CBCX").topics]
         mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
         session.commit()
@@ -87,8 +99,11 @@ def _right_answer(app: Flask, page: str) -> dict[str, Any]:
     }
     with app.app_context():
         item = db.session.get(Item, form["item_id"])
-        version = db.session.scalar(select(ItemVersion).where(
-            ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number))
+        version = db.session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
+            )
+        )
         if version.type == "multiple_response":
             form["answer"] = list(version.key)
         elif version.type == "ordered":
@@ -103,12 +118,14 @@ def test_a_pass_at_the_top_of_the_scale_reads_right(
 ) -> None:
     auth.login("learner_x1")
     token = csrf(client, f"/learn/exams/{FINAL}")
-    session_url = client.post(f"/learn/exams/{FINAL}/start",
-                              data={"csrf_token": token}).headers["Location"]
+    session_url = client.post(f"/learn/exams/{FINAL}/start", data={"csrf_token": token}).headers[
+        "Location"
+    ]
     while "/result" not in client.get(session_url).headers.get("Location", ""):
         page = client.get(session_url).get_data(as_text=True)
-        assert client.post(session_url + "/answer",
-                           data=_right_answer(app, page)).status_code == 302
+        assert (
+            client.post(session_url + "/answer", data=_right_answer(app, page)).status_code == 302
+        )
     result = client.get(session_url + "/result").get_data(as_text=True)
     assert "Đạt" in result
     assert "trên thang điểm từ 100 đến 600; điểm đạt là 475" in result

@@ -23,19 +23,39 @@ def certificate_code(app: Flask, world: Any, clock: Any) -> str:
         seed_bank(session)
         ensure_course_exams(session, "KNS-CBCX")
         exam_session = ExamSession(
-            user_id=world.users["learner_x1"], exam_id=final_exam_id("KNS-CBCX"), attempt=1,
-            status="finished", end_reason="classified", seed=1, started_at=clock(),
-            finished_at=clock(), blueprint={}, pool_version="x", pool_items={},
-            excluded_items=[], theta=1.0, se=0.3, scale_score=600.0, passed=True, result={},
+            user_id=world.users["learner_x1"],
+            exam_id=final_exam_id("KNS-CBCX"),
+            attempt=1,
+            status="finished",
+            end_reason="classified",
+            seed=1,
+            started_at=clock(),
+            finished_at=clock(),
+            blueprint={},
+            pool_version="x",
+            pool_items={},
+            excluded_items=[],
+            theta=1.0,
+            se=0.3,
+            scale_score=600.0,
+            passed=True,
+            result={},
         )
         session.add(exam_session)
         session.flush()
         code = new_certificate_code()
-        session.add(Certificate(
-            code=code, user_id=world.users["learner_x1"], course_id="KNS-CBCX",
-            session_id=exam_session.id, holder_name="Nguyễn Thị Hương",
-            org_unit_name="Xã Một, Hà Nội", scale_score=600.0, issued_at=clock(),
-        ))
+        session.add(
+            Certificate(
+                code=code,
+                user_id=world.users["learner_x1"],
+                course_id="KNS-CBCX",
+                session_id=exam_session.id,
+                holder_name="Nguyễn Thị Hương",
+                org_unit_name="Xã Một, Hà Nội",
+                scale_score=600.0,
+                issued_at=clock(),
+            )
+        )
         session.commit()
         return code
 
@@ -44,9 +64,14 @@ def test_anyone_sees_holder_course_date_and_status(client, certificate_code) -> 
     page = client.get(f"/verify/{certificate_code}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for expected in ("Giấy chứng nhận hợp lệ", "Nguyễn Thị Hương", "Xã Một, Hà Nội",
-                     "Bồi dưỡng kiến thức, kỹ năng số cho cán bộ, công chức cấp xã",
-                     "02/03/2026", certificate_code):
+    for expected in (
+        "Giấy chứng nhận hợp lệ",
+        "Nguyễn Thị Hương",
+        "Xã Một, Hà Nội",
+        "Bồi dưỡng kiến thức, kỹ năng số cho cán bộ, công chức cấp xã",
+        "02/03/2026",
+        certificate_code,
+    ):
         assert expected in html, expected
     assert "600" not in html  # the score is the holder's business, not the public's
     body = client.get(f"/api/v1/certificates/{certificate_code}").get_json()

@@ -92,8 +92,10 @@ def get_certificate(code: str) -> Response:
     return jsonify(verify_certificate(db.session, code).to_json())
 
 
-_TEXT = {"type": "object", "properties": {"vi": {"type": "string"},
-                                         "en": {"type": ["string", "null"]}}}
+_TEXT = {
+    "type": "object",
+    "properties": {"vi": {"type": "string"}, "en": {"type": ["string", "null"]}},
+}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "Exam": {
@@ -109,8 +111,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "eligible": {"type": "boolean"},
             "reason": {
                 "type": ["string", "null"],
-                "enum": [None, "course_incomplete", "attempts_exhausted", "retake_wait",
-                         "already_passed", "inactive"],
+                "enum": [
+                    None,
+                    "course_incomplete",
+                    "attempts_exhausted",
+                    "retake_wait",
+                    "already_passed",
+                    "inactive",
+                ],
             },
         },
     },
@@ -120,13 +128,18 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "required": ["id", "type", "stem", "options", "media"],
         "properties": {
             "id": {"type": "string"},
-            "type": {"type": "string",
-                     "enum": ["single_choice", "multiple_response", "true_false", "ordered"]},
+            "type": {
+                "type": "string",
+                "enum": ["single_choice", "multiple_response", "true_false", "ordered"],
+            },
             "stem": _TEXT,
             "options": {
                 "type": "array",
-                "items": {"type": "object", "required": ["id", "text"],
-                          "properties": {"id": {"type": "string"}, "text": _TEXT}},
+                "items": {
+                    "type": "object",
+                    "required": ["id", "text"],
+                    "properties": {"id": {"type": "string"}, "text": _TEXT},
+                },
             },
             "media": {"type": "array", "items": {"type": "string"}},
         },
@@ -159,8 +172,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "feedback": {"$ref": "#/components/schemas/Feedback"},
             "stop_reason": {"type": ["string", "null"]},
             "time_limit_reached": {"type": "boolean"},
-            "result": {"oneOf": [{"$ref": "#/components/schemas/ExamResult"},
-                                 {"type": "null"}]},
+            "result": {"oneOf": [{"$ref": "#/components/schemas/ExamResult"}, {"type": "null"}]},
         },
     },
     "Answer": {
@@ -189,8 +201,15 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     },
     "ExamResult": {
         "type": "object",
-        "required": ["theta", "se", "scale_score", "passed", "cut_score", "competencies",
-                     "certificate_code"],
+        "required": [
+            "theta",
+            "se",
+            "scale_score",
+            "passed",
+            "cut_score",
+            "competencies",
+            "certificate_code",
+        ],
         "properties": {
             "session_id": {"type": "integer"},
             "exam_id": {"type": "string"},
@@ -203,8 +222,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "cut_score": {"type": ["number", "null"]},
             "n_scored": {"type": "integer"},
             "stop_reason": {"type": "string"},
-            "competencies": {"type": "array",
-                             "items": {"$ref": "#/components/schemas/Competency"}},
+            "competencies": {"type": "array", "items": {"$ref": "#/components/schemas/Competency"}},
             "certificate_code": {"type": ["string", "null"]},
         },
     },
@@ -242,8 +260,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "Final exams and topic quizzes",
-                    "content": {"application/json": {"schema": {
-                        "type": "array", "items": {"$ref": "#/components/schemas/Exam"}}}},
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Exam"},
+                            }
+                        }
+                    },
                 },
                 "401": error_response("Missing, invalid or expired token"),
                 "403": error_response("Not a learner"),
@@ -254,8 +278,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Start an exam session, or resume the open one",
             "operationId": "startSession",
-            "parameters": [{"name": "exam_id", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
+            "parameters": [
+                {"name": "exam_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
             "responses": {
                 "201": _json("ExamSession", "A new session with its first item"),
                 "200": _json("ExamSession", "The learner's open session, at its current item"),
@@ -287,8 +312,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "`time_limit_reached`.",
             "operationId": "postResponse",
             "parameters": [_SESSION_ID],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Answer"}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}
+                },
+            },
             "responses": {
                 "200": _json("ExamSession", "The next state"),
                 "400": error_response("Malformed body or answer"),
@@ -318,8 +347,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Public verification of a certificate",
             "operationId": "getCertificate",
             "security": [],
-            "parameters": [{"name": "code", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
+            "parameters": [
+                {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
             "responses": {
                 "200": _json("CertificateStatus", "The certificate's holder, course and status"),
                 "404": error_response("No certificate has this code"),

@@ -930,8 +930,9 @@ def _fixture(session: Session, cache: PoolCache, exam_session: ExamSession) -> S
     if set(_FIXED_COLUMNS) & inspect(exam_session).unloaded:
         # the columns were deferred (see _SESSION_ROW): one statement for the three of them
         blueprint, pool_items, excluded = session.execute(
-            select(ExamSession.blueprint, ExamSession.pool_items, ExamSession.excluded_items)
-            .where(ExamSession.id == exam_session.id)
+            select(ExamSession.blueprint, ExamSession.pool_items, ExamSession.excluded_items).where(
+                ExamSession.id == exam_session.id
+            )
         ).one()
     else:
         blueprint = exam_session.blueprint

@@ -54,8 +54,10 @@ def _locale() -> str:
 def dashboard() -> str:
     session = db.session
     course_ids = services.learner_course_ids(session)
-    courses = [course_progress(session, current_user.id, course_id, now=clock.now())
-               for course_id in course_ids]
+    courses = [
+        course_progress(session, current_user.id, course_id, now=clock.now())
+        for course_id in course_ids
+    ]
     return render_template(
         "learner/dashboard.html", courses=courses, ineligible_message=ineligible_message
     )
@@ -97,8 +99,7 @@ def start(exam_id: str) -> Response:
 @bp.get("/sessions/<int:session_id>")
 @role_required(Role.LEARNER)
 def session_page(session_id: int) -> str | Response:
-    view = services.get_session_view(db.session, pool_cache(), _user(), session_id,
-                                     now=clock.now())
+    view = services.get_session_view(db.session, pool_cache(), _user(), session_id, now=clock.now())
     if view.finished:
         if view.time_limit_reached:
             flash(gettext("Time is up: the exam was ended and scored."), "warning")
@@ -126,27 +127,41 @@ def answer(session_id: int) -> str | Response:
     item_type = request.form.get("item_type", "")
     try:
         view = services.submit_answer(
-            db.session, pool_cache(), _user(), session_id, position=position, item_id=item_id,
-            answer=_answer_from_form(item_type), now=clock.now(),
+            db.session,
+            pool_cache(),
+            _user(),
+            session_id,
+            position=position,
+            item_id=item_id,
+            answer=_answer_from_form(item_type),
+            now=clock.now(),
         )
     except InvalidInputError as error:
-        flash(error.message if error.code == "no_answer" else gettext("That answer is not valid."),
-              "warning")
+        flash(
+            error.message if error.code == "no_answer" else gettext("That answer is not valid."),
+            "warning",
+        )
         return redirect(url_for("learner.session_page", session_id=session_id))
     except ConflictError:
         # another tab or an old page: show the learner where the exam really is
-        flash(gettext("This question was already answered; here is your current question."),
-              "info")
+        flash(gettext("This question was already answered; here is your current question."), "info")
         return redirect(url_for("learner.session_page", session_id=session_id))
     if view.feedback is not None and view.kind == ExamKind.TOPIC_QUIZ:
         # practice only: the question again, the learner's answer and the right one(s)
-        response = db.session.scalar(select(ExamResponse).where(
-            ExamResponse.session_id == session_id,
-            ExamResponse.position == view.feedback.position))
+        response = db.session.scalar(
+            select(ExamResponse).where(
+                ExamResponse.session_id == session_id,
+                ExamResponse.position == view.feedback.position,
+            )
+        )
         version = db.session.get(ItemVersion, response.item_version_id)
-        return render_template("learner/feedback.html", view=view, feedback=view.feedback,
-                               review=practice_review(version, response.answer),
-                               locale=_locale())
+        return render_template(
+            "learner/feedback.html",
+            view=view,
+            feedback=view.feedback,
+            review=practice_review(version, response.answer),
+            locale=_locale(),
+        )
     if view.finished:
         return redirect(url_for("learner.result", session_id=session_id))
     return redirect(url_for("learner.session_page", session_id=session_id))
@@ -156,8 +171,9 @@ def answer(session_id: int) -> str | Response:
 @role_required(Role.LEARNER)
 def result(session_id: int) -> str | Response:
     try:
-        outcome = services.session_result(db.session, pool_cache(), _user(), session_id,
-                                          now=clock.now())
+        outcome = services.session_result(
+            db.session, pool_cache(), _user(), session_id, now=clock.now()
+        )
     except ConflictError:
         return redirect(url_for("learner.session_page", session_id=session_id))
     session = db.session

@@ -19,13 +19,15 @@ def ineligible_message(status: Eligibility | None) -> str | None:
         return None
     reason = status.reason
     if reason is IneligibleReason.COURSE_INCOMPLETE:
-        return gettext("Complete the course first: the final exam opens when the course rule "
-                       "is met.")
+        return gettext(
+            "Complete the course first: the final exam opens when the course rule is met."
+        )
     if reason is IneligibleReason.ATTEMPTS_EXHAUSTED:
         return gettext("You have used all your attempts at this exam.")
     if reason is IneligibleReason.RETAKE_WAIT and status.retake_at is not None:
-        return gettext("You can try again from %(when)s.",
-                       when=format_datetime(status.retake_at, "short"))
+        return gettext(
+            "You can try again from %(when)s.", when=format_datetime(status.retake_at, "short")
+        )
     if reason is IneligibleReason.ALREADY_PASSED:
         return gettext("You have passed this exam: no retake is needed.")
     return gettext("This exam is not open now.")
@@ -86,24 +88,37 @@ def score_band_message(band: ScoreBand) -> str:
     """The error band in plain words, naming the end of the scale when the band reaches it."""
     low, high = round(band.low), round(band.high)
     if band.at_bottom and band.at_top:
-        return gettext("This exam could not measure your level precisely: it may lie anywhere "
-                       "on the scale, from %(low)d to %(high)d.", low=low, high=high)
+        return gettext(
+            "This exam could not measure your level precisely: it may lie anywhere "
+            "on the scale, from %(low)d to %(high)d.",
+            low=low,
+            high=high,
+        )
     if band.at_top:
-        return gettext("No exam measures exactly: your true level most likely lies between "
-                       "%(low)d and %(high)d, the top of the scale (19 times out of 20).",
-                       low=low, high=high)
+        return gettext(
+            "No exam measures exactly: your true level most likely lies between "
+            "%(low)d and %(high)d, the top of the scale (19 times out of 20).",
+            low=low,
+            high=high,
+        )
     if band.at_bottom:
-        return gettext("No exam measures exactly: your true level most likely lies between "
-                       "%(low)d, the bottom of the scale, and %(high)d (19 times out of 20).",
-                       low=low, high=high)
-    return gettext("No exam measures exactly: your true level most likely lies between %(low)d "
-                   "and %(high)d (19 times out of 20).", low=low, high=high)
+        return gettext(
+            "No exam measures exactly: your true level most likely lies between "
+            "%(low)d, the bottom of the scale, and %(high)d (19 times out of 20).",
+            low=low,
+            high=high,
+        )
+    return gettext(
+        "No exam measures exactly: your true level most likely lies between %(low)d "
+        "and %(high)d (19 times out of 20).",
+        low=low,
+        high=high,
+    )
 
 
 def has_passed(status: Eligibility | None, passed: bool | None = None) -> bool:
     """Whether the learner has passed the exam (this attempt or an earlier one)."""
-    return bool(passed) or (status is not None and
-                            status.reason is IneligibleReason.ALREADY_PASSED)
+    return bool(passed) or (status is not None and status.reason is IneligibleReason.ALREADY_PASSED)
 
 
 def retake_message(status: Eligibility | None, passed: bool | None = None) -> str | None:
@@ -172,11 +187,13 @@ def practice_review(version: ItemVersion, answer: Any) -> PracticeReview:
     options = []
     for option in version.options:
         text = option.get("text") or {}
-        options.append(ReviewOption(
-            id=option["id"],
-            text_vi=text.get("vi") or "",
-            text_en=text.get("en"),
-            chosen=option["id"] in chosen,
-            correct=option["id"] in right,
-        ))
+        options.append(
+            ReviewOption(
+                id=option["id"],
+                text_vi=text.get("vi") or "",
+                text_en=text.get("en"),
+                chosen=option["id"] in chosen,
+                correct=option["id"] in right,
+            )
+        )
     return PracticeReview(version.type, version.stem_vi, version.stem_en, tuple(options))

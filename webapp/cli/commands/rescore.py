@@ -30,21 +30,31 @@ def cli(session_id: int, url: str | None, as_json: bool) -> None:
             click.echo(f"Lỗi / Error: {error.message}", err=True)
             sys.exit(2)
     if as_json:
-        click.echo(json.dumps({"session_id": session_id, "identical": report.identical,
-                               "stored": report.stored, "recomputed": report.recomputed,
-                               "rescored_answers": report.rescored_answers}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "session_id": session_id,
+                    "identical": report.identical,
+                    "stored": report.stored,
+                    "recomputed": report.recomputed,
+                    "rescored_answers": report.rescored_answers,
+                },
+                indent=2,
+            )
+        )
     else:
         stored = report.stored or {}
         for name in _SHOWN:
             click.echo(f"{name:12} {stored.get(name)!r:>24} {report.recomputed.get(name)!r:>24}")
         for position, before, after in report.rescored_answers:
-            click.echo(f"câu / position {position}: điểm lưu / stored {before}, chấm lại / "
-                       f"rescored {after}")
+            click.echo(
+                f"câu / position {position}: điểm lưu / stored {before}, chấm lại / "
+                f"rescored {after}"
+            )
         if "error" in report.recomputed:
             click.echo(report.recomputed["error"])
     if report.identical:
         click.echo(f"Phiên {session_id}: kết quả trùng khớp / session {session_id}: identical")
         return
-    click.echo(f"Phiên {session_id}: KHÁC kết quả đã lưu / session {session_id}: DIFFERS",
-               err=True)
+    click.echo(f"Phiên {session_id}: KHÁC kết quả đã lưu / session {session_id}: DIFFERS", err=True)
     sys.exit(1)

@@ -83,8 +83,9 @@ def _read_exposure(path: Path) -> dict[str, float]:
     return parameters
 
 
-def _blueprint(blueprint_path: Path | None, length: int | None, selection: str,
-               estimator: str) -> Blueprint:
+def _blueprint(
+    blueprint_path: Path | None, length: int | None, selection: str, estimator: str
+) -> Blueprint:
     if blueprint_path is None:
         if length is None:
             raise SimulationInputError(
@@ -99,40 +100,104 @@ def _blueprint(blueprint_path: Path | None, length: int | None, selection: str,
 
 
 @click.command("simulate")
-@click.option("--bank", "bank_path", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="Ngân hàng câu hỏi / BANK.json (sathach calibrate output or bank export).")
-@click.option("--blueprint", "blueprint_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Bản thiết kế đề / BLUEPRINT.json.")
-@click.option("--examinees", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Số thí sinh mô phỏng / number of simulees drawn from N(0, 1).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Hạt giống ngẫu nhiên / random seed (same seed, same report).")
-@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tệp báo cáo / REPORT.json.")
-@click.option("--thetas", "thetas_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Năng lực thật, mỗi dòng một số / true abilities, one number a line.")
-@click.option("--length", type=click.IntRange(min=1),
-              help="Độ dài đề cố định (không có --blueprint) / fixed length without --blueprint.")
-@click.option("--selection", type=click.Choice(["mfi", "kl", "mpwi"]), default="mfi",
-              show_default=True, help="Quy tắc chọn câu / selection rule (without --blueprint).")
-@click.option("--estimator", type=click.Choice(["eap", "map"]), default="eap",
-              show_default=True,
-              help="Ước lượng năng lực / ability estimator (without --blueprint).")
-@click.option("--exposure", "exposure_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tham số Sympson-Hetter đã tính / exposure parameters from --write-exposure.")
-@click.option("--sympson-hetter-target", type=click.FloatRange(min=0.0, max=1.0, min_open=True),
-              help="Tính tham số Sympson-Hetter cho tỉ lệ phơi nhiễm tối đa này / compute "
-                   "Sympson-Hetter parameters for this maximum exposure rate.")
-@click.option("--write-exposure", "write_exposure_path",
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="Ghi tham số Sympson-Hetter / write the exposure parameters here.")
-@click.option("--iterations", type=click.IntRange(min=1), default=12, show_default=True,
-              help="Số vòng lặp Sympson-Hetter / Sympson-Hetter iterations.")
-def cli(bank_path: Path, blueprint_path: Path | None, examinees: int, seed: int,
-        out_path: Path | None, thetas_path: Path | None, length: int | None, selection: str,
-        estimator: str, exposure_path: Path | None, sympson_hetter_target: float | None,
-        write_exposure_path: Path | None, iterations: int) -> None:
+@click.option(
+    "--bank",
+    "bank_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Ngân hàng câu hỏi / BANK.json (sathach calibrate output or bank export).",
+)
+@click.option(
+    "--blueprint",
+    "blueprint_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Bản thiết kế đề / BLUEPRINT.json.",
+)
+@click.option(
+    "--examinees",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Số thí sinh mô phỏng / number of simulees drawn from N(0, 1).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Hạt giống ngẫu nhiên / random seed (same seed, same report).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Tệp báo cáo / REPORT.json.",
+)
+@click.option(
+    "--thetas",
+    "thetas_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Năng lực thật, mỗi dòng một số / true abilities, one number a line.",
+)
+@click.option(
+    "--length",
+    type=click.IntRange(min=1),
+    help="Độ dài đề cố định (không có --blueprint) / fixed length without --blueprint.",
+)
+@click.option(
+    "--selection",
+    type=click.Choice(["mfi", "kl", "mpwi"]),
+    default="mfi",
+    show_default=True,
+    help="Quy tắc chọn câu / selection rule (without --blueprint).",
+)
+@click.option(
+    "--estimator",
+    type=click.Choice(["eap", "map"]),
+    default="eap",
+    show_default=True,
+    help="Ước lượng năng lực / ability estimator (without --blueprint).",
+)
+@click.option(
+    "--exposure",
+    "exposure_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Tham số Sympson-Hetter đã tính / exposure parameters from --write-exposure.",
+)
+@click.option(
+    "--sympson-hetter-target",
+    type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+    help="Tính tham số Sympson-Hetter cho tỉ lệ phơi nhiễm tối đa này / compute "
+    "Sympson-Hetter parameters for this maximum exposure rate.",
+)
+@click.option(
+    "--write-exposure",
+    "write_exposure_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Ghi tham số Sympson-Hetter / write the exposure parameters here.",
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    default=12,
+    show_default=True,
+    help="Số vòng lặp Sympson-Hetter / Sympson-Hetter iterations.",
+)
+def cli(
+    bank_path: Path,
+    blueprint_path: Path | None,
+    examinees: int,
+    seed: int,
+    out_path: Path | None,
+    thetas_path: Path | None,
+    length: int | None,
+    selection: str,
+    estimator: str,
+    exposure_path: Path | None,
+    sympson_hetter_target: float | None,
+    write_exposure_path: Path | None,
+    iterations: int,
+) -> None:
     """Mô phỏng kỳ thi thích ứng / simulate adaptive exams and write a report."""
     if (sympson_hetter_target is None) != (write_exposure_path is None):
         raise SimulationInputError(
@@ -150,30 +215,57 @@ def cli(bank_path: Path, blueprint_path: Path | None, examinees: int, seed: int,
     thetas = _read_thetas(thetas_path) if thetas_path is not None else None
     try:
         if sympson_hetter_target is not None:
-            click.echo(f"Tính tham số Sympson-Hetter (computing Sympson-Hetter parameters), "
-                       f"target {sympson_hetter_target:g} ...", err=True)
-            computed = compute_sympson_hetter(pool, blueprint, sympson_hetter_target,
-                                              n_examinees=examinees, n_iterations=iterations,
-                                              rng=seed)
+            click.echo(
+                f"Tính tham số Sympson-Hetter (computing Sympson-Hetter parameters), "
+                f"target {sympson_hetter_target:g} ...",
+                err=True,
+            )
+            computed = compute_sympson_hetter(
+                pool,
+                blueprint,
+                sympson_hetter_target,
+                n_examinees=examinees,
+                n_iterations=iterations,
+                rng=seed,
+            )
             document = computed.to_dict(pool)
             document["target_rate"] = sympson_hetter_target
-            write_exposure_path.write_text(json.dumps(document, indent=2, ensure_ascii=False),
-                                           encoding="utf-8")
-            click.echo(f"Đã ghi (wrote) {write_exposure_path}: max exposure "
-                       f"{computed.max_exposure:.3f}", err=True)
+            write_exposure_path.write_text(
+                json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8"
+            )
+            click.echo(
+                f"Đã ghi (wrote) {write_exposure_path}: max exposure {computed.max_exposure:.3f}",
+                err=True,
+            )
             pool = pool.with_exposure_parameters(computed.exposure_parameters)
-            blueprint = replace(blueprint, exposure=replace(
-                blueprint.exposure, method=ExposureMethod.SYMPSON_HETTER,
-                target_rate=sympson_hetter_target))
+            blueprint = replace(
+                blueprint,
+                exposure=replace(
+                    blueprint.exposure,
+                    method=ExposureMethod.SYMPSON_HETTER,
+                    target_rate=sympson_hetter_target,
+                ),
+            )
         if out_path is None:
             return
-        with tqdm(total=blueprint.length.max + blueprint.pretest_items, unit="item",
-                  desc="Mô phỏng (simulating)", disable=None) as bar:
+        with tqdm(
+            total=blueprint.length.max + blueprint.pretest_items,
+            unit="item",
+            desc="Mô phỏng (simulating)",
+            disable=None,
+        ) as bar:
+
             def progress(position: int, _total: int) -> None:
                 bar.update(position - bar.n)
 
-            result = simulate(pool, blueprint, n_examinees=None if thetas else examinees,
-                              thetas=thetas, rng=seed, progress=progress)
+            result = simulate(
+                pool,
+                blueprint,
+                n_examinees=None if thetas else examinees,
+                thetas=thetas,
+                rng=seed,
+                progress=progress,
+            )
     except (InfeasibleBlueprintError, BlueprintError) as error:
         raise SimulationInputError(str(error)) from None
     report = result.report()
