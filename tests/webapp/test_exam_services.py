@@ -529,6 +529,47 @@ def test_two_workers_answering_one_session_in_turn_stay_exact(session) -> None:
     assert services.rescore_session(session, view.session_id).identical
 
 
+def test_a_worker_several_answers_behind_catches_up_from_the_newer_responses(session) -> None:
+    """A worker whose cached state is several answers old (the learner's requests went to
+    another worker meanwhile) answers next without reading the session first: it must step
+    through only the newer stored responses and still agree with a full replay, and every
+    stored response counts exactly one exposure."""
+    from item_bank.models import ItemExposure
+
+    user = _learner(session)
+    _complete_course(session, user)
+    before = dict(session.execute(select(ItemExposure.item_id, ItemExposure.count)).all())
+    behind, ahead = PoolCache(), PoolCache()
+    view, _ = services.start_session(session, behind, user, FINAL, now=START)
+    position = 0
+    while not view.finished:
+        position += 1
+        # Four answers in a row through one worker, then one through the other, unseen.
+        worker = behind if position % 5 == 0 else ahead
+        view = services.submit_answer(
+            session,
+            worker,
+            user,
+            view.session_id,
+            position=view.position,
+            item_id=view.item["id"],
+            answer=_answer(session, view.item, right=position % 2 == 0),
+            now=START + timedelta(seconds=10 * position),
+        )
+    assert position >= 10
+    assert services.rescore_session(session, view.session_id).identical
+    stored = session.scalars(
+        select(ExamResponse.item_version_id).where(ExamResponse.session_id == view.session_id)
+    ).all()
+    item_of = dict(session.execute(select(ItemVersion.id, ItemVersion.item_id)).all())
+    after = dict(session.execute(select(ItemExposure.item_id, ItemExposure.count)).all())
+    counted = {item: after[item] - before.get(item, 0) for item in after}
+    expected: dict[str, int] = {}
+    for version_id in stored:
+        expected[item_of[version_id]] = expected.get(item_of[version_id], 0) + 1
+    assert {item: n for item, n in counted.items() if n} == expected
+
+
 def test_demo_learners_may_take_the_final_exam_and_a_second_run_changes_nothing(
     session,
 ) -> None:
