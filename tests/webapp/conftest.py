@@ -29,10 +29,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from item_bank.db import make_engine
+from item_bank.models import Item, ItemVersion
 from webapp import create_app
 from webapp.extensions import db
 from webapp.migrations import target_metadata
@@ -421,3 +423,31 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def right_answer_form() -> Callable[[Flask, str], dict[str, Any]]:
+    """``right_answer_form(app, page)``: the form that answers the item on an exam page right
+    (the keyed option, all keyed options, or the best-scored category)."""
+    return _right_answer_form
+
+
+def _right_answer_form(app: Flask, page: str) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        name: re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
+        for name in ("csrf_token", "position", "item_id", "item_type")
+    }
+    with app.app_context():
+        item = db.session.get(Item, form["item_id"])
+        version = db.session.scalar(
+            select(ItemVersion).where(
+                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
+            )
+        )
+        if version.type == "multiple_response":
+            form["answer"] = list(version.key)
+        elif version.type == "ordered":
+            form["answer"] = max(version.options, key=lambda option: option["score"])["id"]
+        else:
+            form["answer"] = version.key
+    return form

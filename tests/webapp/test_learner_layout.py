@@ -8,7 +8,6 @@ test answers every request (pages, stylesheets) from the app, so no server proce
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from item_bank.models import Course, Item, ItemVersion
+from item_bank.models import Course
 from item_bank.seed import seed_bank
 from webapp.exams.definitions import ensure_course_exams, final_exam_id
 from webapp.exams.progress import mark_topics_completed
@@ -100,29 +98,8 @@ def test_the_topic_badges_are_inline_badges(phone, learner) -> None:
         assert title["y"] < badge["y"] + badge["height"] and title["x"] > badge["x"]
 
 
-def _right_answer(app: Flask, page: str) -> dict[str, Any]:
-    form: dict[str, Any] = {
-        name: re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
-        for name in ("csrf_token", "position", "item_id", "item_type")
-    }
-    with app.app_context():
-        item = db.session.get(Item, form["item_id"])
-        version = db.session.scalar(
-            select(ItemVersion).where(
-                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
-            )
-        )
-        if version.type == "multiple_response":
-            form["answer"] = list(version.key)
-        elif version.type == "ordered":
-            form["answer"] = max(version.options, key=lambda option: option["score"])["id"]
-        else:
-            form["answer"] = version.key
-    return form
-
-
 def test_the_certificate_button_and_verification_link_fit_a_phone(
-    phone, app, client, learner, csrf
+    right_answer_form, phone, app, client, learner, csrf
 ) -> None:
     token = csrf(client, f"/learn/exams/{FINAL}")
     session_url = client.post(f"/learn/exams/{FINAL}/start", data={"csrf_token": token}).headers[
@@ -130,7 +107,7 @@ def test_the_certificate_button_and_verification_link_fit_a_phone(
     ]
     while "/result" not in client.get(session_url).headers.get("Location", ""):
         page = client.get(session_url).get_data(as_text=True)
-        client.post(session_url + "/answer", data=_right_answer(app, page))
+        client.post(session_url + "/answer", data=right_answer_form(app, page))
     phone.goto(f"{ORIGIN}{session_url}/result")
     button = phone.get_by_role("link", name="Tải giấy chứng nhận (PDF)").bounding_box()
     link = phone.get_by_role("link", name="Trang xác minh công khai")

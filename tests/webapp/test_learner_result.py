@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 
 from exam.blueprint import ScaleTransform
-from item_bank.models import Course, Item, ItemVersion
+from item_bank.models import Course
 from item_bank.seed import seed_bank
 from webapp.exams.definitions import FINAL_BLUEPRINT, ensure_course_exams, final_exam_id
 from webapp.exams.progress import mark_topics_completed
@@ -92,29 +91,8 @@ def short_scale_bank(app: Flask, world: Any, clock: Any) -> Any:
     return world
 
 
-def _right_answer(app: Flask, page: str) -> dict[str, Any]:
-    form: dict[str, Any] = {
-        name: re.search(rf'name="{name}" value="([^"]+)"', page).group(1)
-        for name in ("csrf_token", "position", "item_id", "item_type")
-    }
-    with app.app_context():
-        item = db.session.get(Item, form["item_id"])
-        version = db.session.scalar(
-            select(ItemVersion).where(
-                ItemVersion.item_id == item.id, ItemVersion.version == item.current_version_number
-            )
-        )
-        if version.type == "multiple_response":
-            form["answer"] = list(version.key)
-        elif version.type == "ordered":
-            form["answer"] = max(version.options, key=lambda option: option["score"])["id"]
-        else:
-            form["answer"] = version.key
-    return form
-
-
 def test_a_pass_at_the_top_of_the_scale_reads_right(
-    app, client, short_scale_bank, auth, csrf
+    right_answer_form, app, client, short_scale_bank, auth, csrf
 ) -> None:
     auth.login("learner_x1")
     token = csrf(client, f"/learn/exams/{FINAL}")
@@ -123,9 +101,8 @@ def test_a_pass_at_the_top_of_the_scale_reads_right(
     ]
     while "/result" not in client.get(session_url).headers.get("Location", ""):
         page = client.get(session_url).get_data(as_text=True)
-        assert (
-            client.post(session_url + "/answer", data=_right_answer(app, page)).status_code == 302
-        )
+        answered = client.post(session_url + "/answer", data=right_answer_form(app, page))
+        assert answered.status_code == 302
     result = client.get(session_url + "/result").get_data(as_text=True)
     assert "Đạt" in result
     assert "trên thang điểm từ 100 đến 600; điểm đạt là 475" in result
