@@ -961,21 +961,20 @@ def _state(
     exam_session: ExamSession,
     responses: Sequence[ExamResponse],
 ) -> ExamState:
-    """The state after ``responses``: from the process's cache when it matches the stored
-    responses exactly (one engine step when one answer is new), else a replay."""
+    """The state after ``responses``, a prefix of the stored ones (the reply to a retry).
+
+    Retries are rare and a replay of at most an exam's length is cheap, so this replays and
+    leaves the process's cached state (which follows the latest answer) alone.
+    """
     compiled = _compiled(session, cache, exam_session)
     fixture = _fixture(session, cache, exam_session)
-    stored = _engine_responses(exam_session, responses)
-    state = _cached_state(cache, exam_session, compiled, fixture.blueprint, stored)
-    if state is None:
-        state = engine.replay(
-            compiled.pool,
-            fixture.blueprint,
-            exam_session.seed,
-            stored,
-            excluded_items=fixture.excluded_items,
-        )
-    cache.remember_state(exam_session.id, state)
+    state = engine.replay(
+        compiled.pool,
+        fixture.blueprint,
+        exam_session.seed,
+        _engine_responses(exam_session, responses),
+        excluded_items=fixture.excluded_items,
+    )
     if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
         state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
     return state
@@ -1040,31 +1039,6 @@ def _current_state(
     cache.remember_state(exam_session.id, state)
     if exam_session.status == SessionStatus.FINISHED.value and not state.finished:
         state = engine.finish(state, exam_session.end_reason or StopReason.TIME_LIMIT)
-    return state
-
-
-def _cached_state(
-    cache: PoolCache,
-    exam_session: ExamSession,
-    compiled: CompiledPool,
-    blueprint: Any,
-    stored: Sequence[Response],
-) -> ExamState | None:
-    cached = cache.state(exam_session.id)
-    if (
-        cached is None
-        or cached.session_seed != exam_session.seed
-        or cached.definition.pool is not compiled.pool
-        or cached.definition.blueprint != blueprint
-        or cached.position > len(stored)
-        or tuple(cached.responses) != tuple(stored[: cached.position])
-    ):
-        return None
-    state = cached
-    for response in stored[cached.position :]:
-        if state.finished or state.current_item != response.item_id:
-            return None
-        state = engine.step(state, response.score, elapsed_s=response.elapsed_s)
     return state
 
 
