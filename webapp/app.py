@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from item_bank.db import DEFAULT_INSTANCE_DIR, configured_database_url
 from webapp import clock
-from webapp.config import DURATION_KEYS, default_config
+from webapp.config import DURATION_KEYS, ZERO_DURATION_KEYS, default_config
 from webapp.errors import error_response, register_error_handlers, wants_json
 from webapp.extensions import babel, csrf, db, login_manager
 from webapp.i18n import LANGUAGE_NAMES, init_i18n, select_locale
@@ -65,6 +65,8 @@ def _resolve_config(app: Flask) -> None:
         config["DATABASE_URL"] = configured_database_url(app.instance_path)
     for key in DURATION_KEYS:
         config[key] = as_timedelta(config[key], key)
+    for key in ZERO_DURATION_KEYS:
+        config[key] = as_timedelta(config[key], key, allow_zero=True)
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing or config.get("DEMO"))
     # The remember-me cookie is not used: a login ends with its session.

@@ -32,6 +32,9 @@ def default_config() -> dict[str, Any]:
         # None: secure unless debugging, testing or in demo mode (plain http on localhost).
         "SESSION_COOKIE_SECURE": None,
         "API_TOKEN_LIFETIME": timedelta(hours=12),
+        # How long a worker trusts a token it checked (webapp.services.tokens.TokenCache): a
+        # revocation by another worker takes effect within this time; 0 checks every request.
+        "API_TOKEN_CACHE_TTL": timedelta(seconds=15),
         "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
@@ -59,6 +62,9 @@ DURATION_KEYS = (
     "LOGIN_FAILURE_WINDOW",
     "PERMANENT_SESSION_LIFETIME",
 )
+
+#: Durations where 0 means "off".
+ZERO_DURATION_KEYS = ("API_TOKEN_CACHE_TTL",)
 
 
 def check_production_config(config: Any) -> None:

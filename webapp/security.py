@@ -110,13 +110,15 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
-def as_timedelta(value: Any, name: str) -> timedelta:
+def as_timedelta(value: Any, name: str, *, allow_zero: bool = False) -> timedelta:
     """A config value given as a ``timedelta`` or a number of seconds (from the environment)."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value > 0 or (allow_zero and value == 0):
+            return timedelta(seconds=value)
+    kind = "a positive or zero" if allow_zero else "a positive"
+    raise ValueError(f"{name} must be {kind} number of seconds, got {value!r}")
 
 
 def init_security(app: Flask) -> None:

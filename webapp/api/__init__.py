@@ -21,7 +21,7 @@ from webapp import clock
 from webapp.exceptions import AuthenticationError
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services.tokens import authenticate_api_token
+from webapp.services.tokens import TokenCache, authenticate_api_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,10 +57,22 @@ def _require_bearer_token() -> None:
         raise AuthenticationError(
             gettext("A Bearer token is required: POST /api/v1/auth/token."), code="unauthenticated"
         )
-    user = authenticate_api_token(db.session, token.strip(), now=clock.now())
+    user = authenticate_api_token(
+        db.session, token.strip(), now=clock.now(), cache=_token_cache()
+    )
     g.api_token = token.strip()
     g.api_user = user
     g._login_user = user
+
+
+def _token_cache() -> TokenCache:
+    """This app's cache of recently checked tokens (one per app: one database)."""
+    extensions = current_app.extensions
+    cache = extensions.get("sathach.token_cache")
+    if cache is None:
+        ttl = current_app.config["API_TOKEN_CACHE_TTL"].total_seconds()
+        cache = extensions.setdefault("sathach.token_cache", TokenCache(ttl))
+    return cache
 
 
 def iter_api_modules() -> list[Any]:

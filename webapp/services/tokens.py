@@ -1,17 +1,28 @@
 """Browser login sessions and API Bearer tokens: random keys given to the client, their SHA-256
 stored with expiry and revocation, so every worker checks them against the same database.
+
+An API client sends its token with every call (an exam is some thirty answers in a few minutes),
+so a worker may remember a token it checked for a few seconds (:class:`TokenCache`). A
+revocation in this process (logout, deactivation, password change) takes effect at once in every
+cache of the process; another worker notices it when its entry is older than the cache's
+``ttl_s`` (``API_TOKEN_CACHE_TTL``, default 15 s; 0 turns the cache off).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.exceptions import AuthenticationError
@@ -102,6 +113,7 @@ def revoke_user_credentials(
     session: Session, user_id: int, *, now: datetime, keep_login_key: str | None = None
 ) -> None:
     """Revoke every login session (but ``keep_login_key``) and API token of a user; no commit."""
+    _forget_everywhere(user_id=user_id)
     statement = update(LoginSession).where(
         LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
@@ -136,8 +148,88 @@ def issue_api_token(
     return IssuedToken(token=token, expires_at=expires_at)
 
 
-def authenticate_api_token(session: Session, token: str, *, now: datetime) -> User:
-    """The active user holding ``token``.
+@dataclass(frozen=True)
+class _CheckedToken:
+    user_id: int
+    user_columns: dict[str, Any]
+    expires_at: datetime
+    checked_at: float  # time.monotonic() of the database check
+
+
+#: Every token cache of this process, so that a revocation here reaches all of them at once.
+_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+_USER_COLUMNS = tuple(attribute.key for attribute in inspect(User).column_attrs)
+
+
+class TokenCache:
+    """API tokens this process checked against the database in the last ``ttl_s`` seconds.
+
+    It holds the token's digest, expiry and the user's columns (never the token itself); a hit
+    gives the request its own copy of the user, attached to the request's session without a
+    query. Bounded to ``max_entries`` (least recently checked dropped first).
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 100_000) -> None:
+        self.ttl_s = float(ttl_s)
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _CheckedToken] = OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def lookup(self, digest: str) -> _CheckedToken | None:
+        """The entry of ``digest`` if it was checked less than ``ttl_s`` seconds ago."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if time.monotonic() - entry.checked_at >= self.ttl_s:
+                del self._entries[digest]
+                return None
+            return entry
+
+    def remember(self, digest: str, user: User, expires_at: datetime) -> None:
+        """Note that ``digest`` was found valid for ``user`` just now."""
+        if self.ttl_s <= 0:
+            return
+        columns = {key: getattr(user, key) for key in _USER_COLUMNS}
+        entry = _CheckedToken(user.id, columns, expires_at, time.monotonic())
+        with self._lock:
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def forget(self, *, digest: str | None = None, user_id: int | None = None) -> None:
+        """Drop the entry of one token, or every entry of one user."""
+        with self._lock:
+            if digest is not None:
+                self._entries.pop(digest, None)
+            if user_id is not None:
+                for key in [k for k, e in self._entries.items() if e.user_id == user_id]:
+                    del self._entries[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+def _forget_everywhere(*, digest: str | None = None, user_id: int | None = None) -> None:
+    for cache in list(_CACHES):
+        cache.forget(digest=digest, user_id=user_id)
+
+
+def _user_of(session: Session, entry: _CheckedToken) -> User:
+    """A copy of the cached user, part of ``session`` without a query (one per request:
+    instances are never shared between sessions or threads)."""
+    user = User(**entry.user_columns)
+    make_transient_to_detached(user)
+    return session.merge(user, load=False)
+
+
+def authenticate_api_token(
+    session: Session, token: str, *, now: datetime, cache: TokenCache | None = None
+) -> User:
+    """The active user holding ``token``, from ``cache`` when it checked the token recently.
 
     Raises
     ------
@@ -145,7 +237,15 @@ def authenticate_api_token(session: Session, token: str, *, now: datetime) -> Us
         Unknown, revoked or expired token, or a deactivated account (code ``invalid_token`` or
         ``token_expired``).
     """
-    found = session.execute(_TOKEN_AND_USER, {"token_hash": _digest(token)}).first()
+    digest = _digest(token)
+    entry = cache.lookup(digest) if cache is not None else None
+    if entry is not None:
+        if now >= entry.expires_at:
+            raise AuthenticationError(
+                gettext("The token has expired: request a new one."), code="token_expired"
+            )
+        return _user_of(session, entry)
+    found = session.execute(_TOKEN_AND_USER, {"token_hash": digest}).first()
     if found is None:
         raise AuthenticationError(gettext("Invalid or revoked token."), code="invalid_token")
     row, user = found
@@ -165,17 +265,22 @@ def authenticate_api_token(session: Session, token: str, *, now: datetime) -> Us
         )
         session.commit()
         set_committed_value(row, "last_used_at", now)
+    if cache is not None:
+        cache.remember(digest, user, row.expires_at)
     return user
 
 
 def revoke_api_token(session: Session, token: str, *, now: datetime) -> None:
     """Revoke one API token (a mobile app's logout) and commit."""
+    digest = _digest(token)
+    _forget_everywhere(digest=digest)
     session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     session.commit()
+    _forget_everywhere(digest=digest)  # a check that read the row before the commit
 
 
 def purge_expired_credentials(
