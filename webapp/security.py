@@ -114,9 +114,9 @@ def as_timedelta(value: Any, name: str, *, allow_zero: bool = False) -> timedelt
     """A config value given as a ``timedelta`` or a number of seconds (from the environment)."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value > 0 or (allow_zero and value == 0):
-            return timedelta(seconds=value)
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and (value > 0 or (allow_zero and value == 0)):
+        return timedelta(seconds=value)
     kind = "a positive or zero" if allow_zero else "a positive"
     raise ValueError(f"{name} must be {kind} number of seconds, got {value!r}")
 

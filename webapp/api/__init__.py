@@ -57,9 +57,7 @@ def _require_bearer_token() -> None:
         raise AuthenticationError(
             gettext("A Bearer token is required: POST /api/v1/auth/token."), code="unauthenticated"
         )
-    user = authenticate_api_token(
-        db.session, token.strip(), now=clock.now(), cache=_token_cache()
-    )
+    user = authenticate_api_token(db.session, token.strip(), now=clock.now(), cache=_token_cache())
     g.api_token = token.strip()
     g.api_user = user
     g._login_user = user

@@ -196,6 +196,10 @@ class SessionFixture:
     blueprint: Blueprint
     pool_items: dict[str, list[int]]
     excluded_items: tuple[str, ...]
+    user_id: int
+    exam_id: str
+    kind: str
+    deadline: Any
 
 
 class PoolCache:
@@ -282,6 +286,17 @@ class PoolCache:
                 return None
             self._fixtures.move_to_end(session_id)
             return cached
+
+    def known_fixture(self, session_id: int) -> SessionFixture | None:
+        """The start data this process decoded for ``session_id``, unchecked: for a write
+        whose SQL checks the row's seed itself (:mod:`webapp.exams.recording`)."""
+        with self._lock:
+            return self._fixtures.get(session_id)
+
+    def known_pool(self, version: str) -> CompiledPool | None:
+        """The compiled pool ``version`` if this process has built it."""
+        with self._lock:
+            return self._pools.get(version)
 
     def remember_fixture(self, session_id: int, fixture: SessionFixture) -> None:
         """Keep the decoded start data of a session (least recently used dropped first)."""

@@ -52,6 +52,7 @@ from webapp.exams.pools import (
     select_pool_items,
 )
 from webapp.exams.progress import Eligibility, eligibility, record_quiz_result
+from webapp.exams.recording import AnswerRow, store_answer
 from webapp.exceptions import (
     ConflictError,
     InvalidInputError,
@@ -384,8 +385,13 @@ def start_session(
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             _end_open_transaction(session)
-            view, created = _start_once(session, cache, user, exam_id, now=now, rng=rng)
+            view, created, started = _start_once(session, cache, user, exam_id, now=now, rng=rng)
             session.commit()
+            if started is not None:
+                # only once committed: the cache never holds a session that is not stored
+                session_id, fixture, state = started
+                cache.remember_fixture(session_id, fixture)
+                cache.remember_state(session_id, state)
             return view, created
         except (IntegrityError, OperationalError) as error:
             session.rollback()
@@ -402,7 +408,9 @@ def _start_once(
     *,
     now: datetime,
     rng: int | None,
-) -> tuple[SessionView, bool]:
+) -> tuple[SessionView, bool, tuple[int, SessionFixture, ExamState] | None]:
+    """One attempt of :func:`start_session`: the view, whether it is new, and for a new
+    session what the cache may keep once it is committed."""
     # one start at a time per learner (and on SQLite: take the write lock before reading)
     _lock_user(session, user.id)
     definition = get_definition(session, exam_id)
@@ -421,7 +429,7 @@ def _start_once(
             _finalize_time_limit(session, cache, locked, now=now)
         else:
             state = _current_state(session, cache, locked)
-            return _view(locked, state, cache, session, now=now), False
+            return _view(locked, state, cache, session, now=now), False, None
     status = eligibility(session, user.id, definition, now=now)
     if not status.eligible:
         raise PermissionDeniedError(
@@ -474,18 +482,20 @@ def _start_once(
     session.add(exam_session)
     session.flush()
     exam_session.exam = definition
-    cache.remember_fixture(
-        exam_session.id,
-        SessionFixture(
-            seed=exam_session.seed,
-            pool_version=version,
-            started_at=exam_session.started_at,
-            blueprint=blueprint,
-            pool_items=pool_items,
-            excluded_items=tuple(excluded),
-        ),
+    fixture = SessionFixture(
+        seed=exam_session.seed,
+        pool_version=version,
+        started_at=exam_session.started_at,
+        blueprint=blueprint,
+        pool_items=pool_items,
+        excluded_items=tuple(excluded),
+        user_id=user.id,
+        exam_id=exam_id,
+        kind=definition.kind,
+        deadline=exam_session.deadline,
     )
-    return _view(exam_session, state, cache, session, now=now), True
+    view = _build_view(exam_session.id, fixture, compiled, state, now=now)
+    return view, True, (exam_session.id, fixture, state)
 
 
 # -- reading and answering ----------------------------------------------------------------------
@@ -564,9 +574,16 @@ def submit_answer(
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             _end_open_transaction(session)
-            view, next_state, version_id = _submit_once(
-                session, cache, user, session_id, position, item_id, answer, now=now
-            )
+            submitted = None
+            if attempt == 0:
+                submitted = _submit_from_cache(
+                    session, cache, user, session_id, position, item_id, answer, now=now
+                )
+            if submitted is None:
+                submitted = _submit_once(
+                    session, cache, user, session_id, position, item_id, answer, now=now
+                )
+            view, next_state, version_id = submitted
             session.commit()
             if next_state is not None:
                 # only a committed state: the cache must never hold an answer that is not stored
@@ -579,6 +596,77 @@ def submit_answer(
             if attempt == _TRANSACTION_ATTEMPTS - 1 or not _is_retryable(error):
                 raise
     raise AssertionError("unreachable")
+
+
+def _submit_from_cache(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    session_id: int,
+    position: int,
+    item_id: str,
+    answer: Any,
+    *,
+    now: datetime,
+) -> tuple[SessionView, ExamState, int] | None:
+    """The common case of :func:`submit_answer` without a lock, or None for the general path.
+
+    When this process holds the session's current state (stored responses never change, so a
+    state built from them stays true) and the answer is for its current item, the answer is
+    scored and the engine stepped first, and the response stored by one guarded write
+    (:func:`webapp.exams.recording.store_answer`). Anything else (another worker's newer
+    answers, a retry, the last answer of the exam, a passed deadline, a malformed answer, a
+    guard that fails) leaves nothing written and returns None.
+    """
+    fixture = cache.known_fixture(session_id)
+    state = cache.state(session_id)
+    if fixture is None or state is None or fixture.user_id != user.id:
+        return None
+    compiled = cache.known_pool(fixture.pool_version)
+    if (
+        compiled is None
+        or state.definition.pool is not compiled.pool
+        or state.session_seed != fixture.seed
+        or state.finished
+        or state.position + 1 != position
+        or state.current_item != item_id
+        or (fixture.deadline is not None and now >= fixture.deadline)
+    ):
+        return None
+    content = compiled.items[item_id]
+    try:
+        score = score_answer(content, answer)
+    except MalformedAnswerError:
+        return None
+    next_state = engine.step(state, score, elapsed_s=(now - fixture.started_at).total_seconds())
+    if next_state.finished:
+        return None  # finalizing (result, certificate, quiz progress) takes the lock
+    row = AnswerRow(
+        session_id=session_id,
+        user_id=user.id,
+        seed=fixture.seed,
+        position=position,
+        item_id=item_id,
+        item_version_id=content.version_id,
+        answer=answer,
+        score=score,
+        pretest=state.current_is_pretest,
+        answered_at=now,
+    )
+    if not store_answer(
+        session, row, mark_administered=not cache.is_administered(content.version_id)
+    ):
+        session.rollback()
+        return None
+    view = _build_view(
+        session_id,
+        fixture,
+        compiled,
+        next_state,
+        now=now,
+        feedback_for=ExamResponse(**row.response_values()),
+    )
+    return view, next_state, content.version_id
 
 
 def _submit_once(
@@ -615,7 +703,6 @@ def _submit_once(
                 session,
                 now=now,
                 feedback_for=stored,
-                at_position=position,
             )
             return view, None, None
         raise ConflictError(
@@ -678,7 +765,6 @@ def _submit_once(
         session,
         now=now,
         feedback_for=response,
-        at_position=position,
     )
     # Last before the commit: the exposure counter row of an item is shared by every examinee
     # who gets it (the first items of an adaptive exam are the same for many), and its row
@@ -945,6 +1031,10 @@ def _fixture(session: Session, cache: PoolCache, exam_session: ExamSession) -> S
         blueprint=cache.blueprint(blueprint),
         pool_items=pool_items,
         excluded_items=tuple(excluded or ()),
+        user_id=exam_session.user_id,
+        exam_id=exam_session.exam_id,
+        kind=exam_session.exam.kind,
+        deadline=exam_session.deadline,
     )
     cache.remember_fixture(exam_session.id, fixture)
     return fixture
@@ -1109,22 +1199,51 @@ def _view(
     *,
     now: datetime,
     feedback_for: ExamResponse | None = None,
-    at_position: int | None = None,
     time_limit: bool = False,
 ) -> SessionView:
+    """The reply for ``state`` of ``exam_session``, with its result when finished."""
     compiled = _compiled(session, cache, exam_session)
-    definition = session.get(ExamDefinition, exam_session.exam_id)
-    assert definition is not None
-    blueprint = _fixture(session, cache, exam_session).blueprint
+    fixture = _fixture(session, cache, exam_session)
+    result = None
+    if state.finished:
+        definition = session.get(ExamDefinition, exam_session.exam_id)
+        assert definition is not None
+        result = _result_view(session, exam_session, definition, state)
+    return _build_view(
+        exam_session.id,
+        fixture,
+        compiled,
+        state,
+        now=now,
+        feedback_for=feedback_for,
+        result=result,
+        time_limit=time_limit,
+    )
+
+
+def _build_view(
+    session_id: int,
+    fixture: SessionFixture,
+    compiled: CompiledPool,
+    state: ExamState,
+    *,
+    now: datetime,
+    feedback_for: ExamResponse | None = None,
+    result: ResultView | None = None,
+    time_limit: bool = False,
+) -> SessionView:
+    """The reply for ``state`` from what the process holds (no query): the next item, the
+    time left, practice feedback, and ``result`` when finished."""
+    blueprint = fixture.blueprint
     finished = state.finished
     item = None
     if not finished and state.current_item is not None:
         item = compiled.items[state.current_item].learner_payload()
     time_left = None
-    if exam_session.deadline is not None:
-        time_left = max(int((exam_session.deadline - now).total_seconds()), 0)
+    if fixture.deadline is not None:
+        time_left = max(int((fixture.deadline - now).total_seconds()), 0)
     feedback = None
-    if feedback_for is not None and definition.kind == ExamKind.TOPIC_QUIZ:
+    if feedback_for is not None and fixture.kind == ExamKind.TOPIC_QUIZ:
         content = compiled.items[feedback_for.item_id]
         max_score = (
             int(compiled.pool.parameters.n_categories[compiled.pool.index_of(feedback_for.item_id)])
@@ -1139,21 +1258,18 @@ def _view(
             explanation_vi=content.explanation_vi,
             explanation_en=content.explanation_en,
         )
-    result = None
-    if finished:
-        result = _result_view(session, exam_session, definition, state)
     # a replay for an earlier position reflects the state then, not the stored status now
     status = SessionStatus.FINISHED.value if finished else SessionStatus.OPEN.value
     return SessionView(
-        session_id=exam_session.id,
-        exam_id=exam_session.exam_id,
-        kind=definition.kind,
+        session_id=session_id,
+        exam_id=fixture.exam_id,
+        kind=fixture.kind,
         status=status,
         position=state.position + 1,
         n_answered=state.position,
         max_items=blueprint.length.max + blueprint.pretest_items,
         time_left_s=time_left,
-        deadline=exam_session.deadline,
+        deadline=fixture.deadline,
         item=item,
         feedback=feedback,
         stop_reason=state.stop_reason if finished else None,

@@ -1,0 +1,152 @@
+"""Storing an answer without locking first: the write of the common case, guarded in SQL.
+
+A worker that holds the current state of a session (built from committed responses, which never
+change) knows the position and item the next answer must have, so it can score the answer, step
+the engine and then store the response with a guard instead of a lock:
+
+- the session row must still be the learner's, have the same seed (the same row, not another
+  one that got the same id) and be open, read ``FOR SHARE`` so that a concurrent finalization
+  (``sathach sweep``, a time limit) either comes first and the guard fails, or waits;
+- ``UNIQUE(session_id, position)`` lets only one answer per position in (two tabs, a retry);
+- the item's exposure counter grows by one and a first administration marks the version, in
+  the same transaction, only when the response went in.
+
+When the guard fails nothing is stored and :func:`store_answer` returns False: the caller then
+takes the general path (lock, count, replay), which knows what to answer. On PostgreSQL the
+whole write is one statement; on SQLite, which serialises writers, a few in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, bindparam, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from item_bank.items import record_administration
+from item_bank.models import utc_now
+from webapp.exams.models import ExamResponse, ExamSession, SessionStatus
+from webapp.models import UTCDateTime
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One response to store, with what the guard checks it against."""
+
+    session_id: int
+    user_id: int
+    seed: int
+    position: int
+    item_id: str
+    item_version_id: int
+    answer: Any
+    score: int
+    pretest: bool
+    answered_at: datetime
+
+    def response_values(self) -> dict[str, Any]:
+        """The ``exam_responses`` columns of this answer."""
+        return {
+            "session_id": self.session_id,
+            "position": self.position,
+            "item_id": self.item_id,
+            "item_version_id": self.item_version_id,
+            "answer": self.answer,
+            "score": self.score,
+            "pretest": self.pretest,
+            "answered_at": self.answered_at,
+        }
+
+
+# One statement on PostgreSQL. Data-modifying CTEs all run, once; each later one sees the rows
+# the INSERT returned, so nothing is counted or marked unless the response went in. The INSERT
+# also requires the exposure counter and the version of the item, so that a response never goes
+# in without its count (record_administration's guarantee).
+_STORE_POSTGRESQL = text(
+    """
+WITH open_session AS (
+    SELECT id FROM exam_sessions
+    WHERE id = :session_id AND user_id = :user_id AND seed = :seed AND status = :open
+    FOR SHARE
+), inserted AS (
+    INSERT INTO exam_responses
+        (session_id, position, item_id, item_version_id, answer, score, pretest, answered_at)
+    SELECT open_session.id, CAST(:position AS INTEGER), CAST(:item_id AS VARCHAR),
+           CAST(:item_version_id AS INTEGER), :answer, CAST(:score AS INTEGER), :pretest,
+           :answered_at
+    FROM open_session
+    WHERE EXISTS (SELECT 1 FROM item_exposures WHERE item_id = CAST(:item_id AS VARCHAR))
+      AND EXISTS (
+          SELECT 1 FROM item_versions
+          WHERE id = CAST(:item_version_id AS INTEGER) AND item_id = CAST(:item_id AS VARCHAR)
+      )
+    ON CONFLICT (session_id, position) DO NOTHING
+    RETURNING item_id
+), marked AS (
+    UPDATE item_versions SET administered_at = :exposed_at
+    WHERE :mark_administered AND id = CAST(:item_version_id AS INTEGER)
+      AND administered_at IS NULL
+      AND EXISTS (SELECT 1 FROM inserted)
+)
+UPDATE item_exposures SET count = count + 1, last_exposed_at = :exposed_at
+WHERE item_id IN (SELECT item_id FROM inserted)
+"""
+).bindparams(
+    bindparam("answer", type_=JSON),
+    bindparam("pretest", type_=Boolean),
+    bindparam("mark_administered", type_=Boolean),
+    bindparam("answered_at", type_=UTCDateTime()),
+    bindparam("exposed_at", type_=DateTime(timezone=True)),
+)
+
+_GUARD_SQLITE = (
+    update(ExamSession)
+    .where(
+        ExamSession.id == bindparam("of_session"),
+        ExamSession.user_id == bindparam("of_user"),
+        ExamSession.seed == bindparam("of_seed"),
+        ExamSession.status == SessionStatus.OPEN.value,
+    )
+    .values(seed=ExamSession.seed)
+    .execution_options(synchronize_session=False)
+)
+_INSERT_SQLITE = sqlite_insert(ExamResponse.__table__).on_conflict_do_nothing(
+    index_elements=["session_id", "position"]
+)
+
+
+def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
+    """Store ``row`` and count its item's exposure if the session is still open at that
+    position; False (nothing written) otherwise. The caller commits, or rolls back on False.
+
+    ``mark_administered`` is False when the caller knows the version is marked already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        result = session.execute(
+            _STORE_POSTGRESQL,
+            {
+                **row.response_values(),
+                "user_id": row.user_id,
+                "seed": row.seed,
+                "open": SessionStatus.OPEN.value,
+                "mark_administered": mark_administered,
+                "exposed_at": utc_now(),
+            },
+        )
+        return result.rowcount == 1
+    # SQLite: the guard is a write, so it takes the database's write lock before anything else
+    guard = {"of_session": row.session_id, "of_user": row.user_id, "of_seed": row.seed}
+    if session.execute(_GUARD_SQLITE, guard).rowcount != 1:
+        return False
+    if session.execute(_INSERT_SQLITE, row.response_values()).rowcount != 1:
+        return False
+    record_administration(
+        session,
+        [row.item_version_id],
+        items={row.item_version_id: row.item_id},
+        administered=[] if mark_administered else [row.item_version_id],
+    )
+    return True
