@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import event, select, text
 
+from item_bank import db as db_module
 from item_bank.db import configured_database_url, default_database_url, make_engine
 from item_bank.frameworks import load_taxonomy, packaged_taxonomy
 from item_bank.items import create_item, record_administration
@@ -82,3 +84,30 @@ def test_exposure_update_is_a_single_atomic_statement(db_session, make_content) 
     assert "count=(item_exposures.count +" in counter_updates[0].replace(" = ", "=")
     # no read-modify-write: the counter is never read in the update path
     assert not any(s.startswith("SELECT") and "item_exposures" in s for s in statements)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL is not set")
+def test_a_pooled_connection_is_pinged_only_after_sitting_idle(monkeypatch) -> None:
+    engine = make_engine(os.environ["TEST_DATABASE_URL"], pool_size=1, max_overflow=0)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        with engine.connect() as connection:
+            backend_pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as connection:  # in steady use: no ping before the statement
+            connection.execute(text("SELECT 1 AS steady"))
+        assert not [s for s in statements if s.strip().lower() == "select 1"]
+        # the server drops the connection while it sits in the pool (a restart, an idle kill)
+        admin = make_engine(os.environ["TEST_DATABASE_URL"])
+        with admin.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+        admin.dispose()
+        clock = db_module.time.monotonic
+        monkeypatch.setattr(
+            db_module.time, "monotonic", lambda: clock() + db_module.PING_AFTER_IDLE_S
+        )
+        with engine.connect() as connection:  # idle long enough: pinged, found dead, replaced
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend_pid
+    finally:
+        engine.dispose()

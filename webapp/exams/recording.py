@@ -120,11 +120,15 @@ _INSERT_SQLITE = sqlite_insert(ExamResponse.__table__).on_conflict_do_nothing(
 
 def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
     """Store ``row`` and count its item's exposure if the session is still open at that
-    position; False (nothing written) otherwise. The caller commits, or rolls back on False.
+    position; False (nothing written) otherwise. The caller commits, or rolls back on False
+    (on PostgreSQL outside a transaction the statement commits itself).
 
     ``mark_administered`` is False when the caller knows the version is marked already.
     """
     if session.get_bind().dialect.name == "postgresql":
+        if not session.in_transaction():
+            # the statement is its own transaction: no BEGIN and COMMIT round trips
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         result = session.execute(
             _STORE_POSTGRESQL,
             {

@@ -575,13 +575,22 @@ def submit_answer(
         try:
             _end_open_transaction(session)
             submitted = None
+            step = None
             if attempt == 0:
-                submitted = _submit_from_cache(
-                    session, cache, user, session_id, position, item_id, answer, now=now
-                )
+                step = _step_from_cache(cache, user, session_id, position, item_id, answer, now)
+            if step is not None and not step.next_state.finished:
+                submitted = _store_from_cache(session, cache, step, now=now)
             if submitted is None:
                 submitted = _submit_once(
-                    session, cache, user, session_id, position, item_id, answer, now=now
+                    session,
+                    cache,
+                    user,
+                    session_id,
+                    position,
+                    item_id,
+                    answer,
+                    now=now,
+                    precomputed=step,
                 )
             view, next_state, version_id = submitted
             session.commit()
@@ -598,25 +607,34 @@ def submit_answer(
     raise AssertionError("unreachable")
 
 
-def _submit_from_cache(
-    session: Session,
+@dataclass(frozen=True)
+class _CachedStep:
+    """An answer scored and stepped from this process's cached state, not yet stored."""
+
+    fixture: SessionFixture
+    compiled: CompiledPool
+    state: ExamState
+    next_state: ExamState
+    row: AnswerRow
+
+
+def _step_from_cache(
     cache: PoolCache,
     user: User,
     session_id: int,
     position: int,
     item_id: str,
     answer: Any,
-    *,
     now: datetime,
-) -> tuple[SessionView, ExamState, int] | None:
-    """The common case of :func:`submit_answer` without a lock, or None for the general path.
+) -> _CachedStep | None:
+    """The answer scored and the engine stepped from the cached current state, or None.
 
     When this process holds the session's current state (stored responses never change, so a
-    state built from them stays true) and the answer is for its current item, the answer is
-    scored and the engine stepped first, and the response stored by one guarded write
-    (:func:`webapp.exams.recording.store_answer`). Anything else (another worker's newer
-    answers, a retry, the last answer of the exam, a passed deadline, a malformed answer, a
-    guard that fails) leaves nothing written and returns None.
+    state built from them stays true) and the answer is for its current item, nothing needs to
+    be read: the caller stores the answer with one guarded write (:func:`_store_from_cache`),
+    or, for the last answer of the exam, takes the lock and uses the step computed here.
+    Anything else (another worker's newer answers, a retry, a passed deadline, a malformed
+    answer) returns None: the general path knows what to answer.
     """
     fixture = cache.known_fixture(session_id)
     state = cache.state(session_id)
@@ -639,8 +657,6 @@ def _submit_from_cache(
     except MalformedAnswerError:
         return None
     next_state = engine.step(state, score, elapsed_s=(now - fixture.started_at).total_seconds())
-    if next_state.finished:
-        return None  # finalizing (result, certificate, quiz progress) takes the lock
     row = AnswerRow(
         session_id=session_id,
         user_id=user.id,
@@ -653,20 +669,29 @@ def _submit_from_cache(
         pretest=state.current_is_pretest,
         answered_at=now,
     )
+    return _CachedStep(fixture, compiled, state, next_state, row)
+
+
+def _store_from_cache(
+    session: Session, cache: PoolCache, step: _CachedStep, *, now: datetime
+) -> tuple[SessionView, ExamState, int] | None:
+    """Store a cached step's answer with one guarded write; None (nothing written) when the
+    guard fails (:func:`webapp.exams.recording.store_answer`)."""
+    row = step.row
     if not store_answer(
-        session, row, mark_administered=not cache.is_administered(content.version_id)
+        session, row, mark_administered=not cache.is_administered(row.item_version_id)
     ):
         session.rollback()
         return None
     view = _build_view(
-        session_id,
-        fixture,
-        compiled,
-        next_state,
+        row.session_id,
+        step.fixture,
+        step.compiled,
+        step.next_state,
         now=now,
         feedback_for=ExamResponse(**row.response_values()),
     )
-    return view, next_state, content.version_id
+    return view, step.next_state, row.item_version_id
 
 
 def _submit_once(
@@ -679,9 +704,14 @@ def _submit_once(
     answer: Any,
     *,
     now: datetime,
+    precomputed: _CachedStep | None = None,
 ) -> tuple[SessionView, ExamState | None, int | None]:
     """One attempt of :func:`submit_answer`: the view, and the new state and the item version
-    it administered (None for a retry or a finalized session), to cache once committed."""
+    it administered (None for a retry or a finalized session), to cache once committed.
+
+    ``precomputed`` is the step :func:`_step_from_cache` made from the state that is current
+    after the lock, if it is: the engine step (at the end of an exam, the scoring) is not
+    repeated."""
     # lock before reading anything: on SQLite a transaction that read first cannot take the
     # write lock once another writer has committed
     exam_session = _lock(session, session_id)
@@ -755,7 +785,10 @@ def _submit_once(
     # twin fails here on UNIQUE(session_id, position)
     session.execute(_INSERT_RESPONSE, values)
     response = ExamResponse(**values)  # not added: what the view and feedback read
-    next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
+    if precomputed is not None and precomputed.state is state and precomputed.row.score == score:
+        next_state = precomputed.next_state
+    else:
+        next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
     if next_state.finished:
         _finalize(session, exam_session, next_state, now=now)
     view = _view(
