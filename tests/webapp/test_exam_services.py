@@ -616,3 +616,116 @@ def test_concurrent_starts_open_one_session(session, factory) -> None:
     session.rollback()
     count = session.scalar(select(func.count()).where(ExamSession.user_id == user.id))
     assert count == 1
+
+
+def _statements_of(engine: Engine) -> tuple[list[str], Any]:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    return statements, record
+
+
+def test_an_answer_for_the_cached_current_item_is_stored_without_a_lock(session, bank) -> None:
+    """The common case reads nothing: one guarded statement on PostgreSQL, a guard, the INSERT
+    and the exposure count in one transaction on SQLite; never a SELECT or FOR UPDATE."""
+    from sqlalchemy import event
+
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    statements, record = _statements_of(bank)
+    per_answer = []
+    position = 0
+    while not view.finished:
+        position += 1
+        answer = _answer(session, view.item, right=position % 2 == 0)
+        event.listen(bank, "before_cursor_execute", record)
+        try:
+            view = services.submit_answer(
+                session,
+                cache,
+                user,
+                view.session_id,
+                position=view.position,
+                item_id=view.item["id"],
+                answer=answer,
+                now=START + timedelta(seconds=10 * position),
+            )
+        finally:
+            event.remove(bank, "before_cursor_execute", record)
+        per_answer.append((view.finished, list(statements)))
+        statements.clear()
+    assert position >= 15
+    for finished, answered in per_answer[:-1]:
+        assert not finished
+        assert not [s for s in answered if s.startswith("SELECT") or "FOR UPDATE" in s]
+        if bank.dialect.name == "postgresql":
+            assert len(answered) == 1 and answered[0].startswith("WITH open_session")
+        else:
+            assert any(s.startswith("INSERT INTO exam_responses") for s in answered)
+    assert any("FOR UPDATE" in s or "SET seed" in s for s in per_answer[-1][1])  # finalizing
+    assert services.rescore_session(session, view.session_id).identical
+
+
+def test_a_cached_state_stores_nothing_once_another_worker_finalized_the_session(
+    session,
+) -> None:
+    """The guard is checked against the row: a session finalized meanwhile (``sathach sweep``
+    on another host whose clock is later) takes no more answers, whatever this worker holds."""
+    from item_bank.models import ItemExposure
+
+    user = _learner(session)
+    _complete_course(session, user)
+    cache, sweeper = PoolCache(), PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    view = services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=1,
+        item_id=view.item["id"],
+        answer=_answer(session, view.item, right=True),
+        now=START + timedelta(minutes=1),
+    )
+    swept = services.sweep_expired(session, sweeper, now=START + timedelta(minutes=41))
+    assert view.session_id in swept
+    counts = dict(session.execute(select(ItemExposure.item_id, ItemExposure.count)).all())
+    with pytest.raises(ConflictError) as refused:
+        services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=2,
+            item_id=view.item["id"],
+            answer=_answer(session, view.item, right=True),
+            now=START + timedelta(minutes=2),  # before the deadline by this worker's clock
+        )
+    assert refused.value.code == "session_finished"
+    stored = session.scalar(select(func.count()).where(ExamResponse.session_id == view.session_id))
+    assert stored == 1
+    assert dict(session.execute(select(ItemExposure.item_id, ItemExposure.count)).all()) == counts
+
+
+def test_the_last_answer_steps_the_engine_once(session, monkeypatch) -> None:
+    """The step made from the cached state finishes the exam; the locked path that finalizes
+    it reuses that step (and its scoring) instead of making it again."""
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    steps = []
+    real_step = services.engine.step
+
+    def counting_step(state, score, **options):
+        steps.append(state.position)
+        return real_step(state, score, **options)
+
+    monkeypatch.setattr(services.engine, "step", counting_step)
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    view = _run(session, cache, user, view, right=True)
+    assert view.finished
+    assert sorted(steps) == list(range(view.result.n_scored))

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, bindparam, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from item_bank.items import record_administration
@@ -120,27 +121,28 @@ _INSERT_SQLITE = sqlite_insert(ExamResponse.__table__).on_conflict_do_nothing(
 
 def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
     """Store ``row`` and count its item's exposure if the session is still open at that
-    position; False (nothing written) otherwise. The caller commits, or rolls back on False
-    (on PostgreSQL outside a transaction the statement commits itself).
+    position; False (nothing written) otherwise. On PostgreSQL the write commits itself; on
+    SQLite the caller commits, or rolls back on False.
 
     ``mark_administered`` is False when the caller knows the version is marked already.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.in_transaction():
-            # the statement is its own transaction: no BEGIN and COMMIT round trips
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        result = session.execute(
-            _STORE_POSTGRESQL,
-            {
-                **row.response_values(),
-                "user_id": row.user_id,
-                "seed": row.seed,
-                "open": SessionStatus.OPEN.value,
-                "mark_administered": mark_administered,
-                "exposed_at": utc_now(),
-            },
-        )
-        return result.rowcount == 1
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        parameters = {
+            **row.response_values(),
+            "user_id": row.user_id,
+            "seed": row.seed,
+            "open": SessionStatus.OPEN.value,
+            "mark_administered": mark_administered,
+            "exposed_at": utc_now(),
+        }
+        if isinstance(bind, Engine):
+            # the statement as its own transaction, on a connection of its own: no BEGIN and
+            # COMMIT round trips, and nothing the request's session read is held meanwhile
+            with bind.connect() as connection:
+                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+                return autocommit.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
+        return session.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
     # SQLite: the guard is a write, so it takes the database's write lock before anything else
     guard = {"of_session": row.session_id, "of_user": row.user_id, "of_seed": row.seed}
     if session.execute(_GUARD_SQLITE, guard).rowcount != 1:
