@@ -445,15 +445,17 @@ def _start_once(
     pool_items = select_pool_items(session, definition)
     version = pool_version(pool_items)
     compiled = cache.pool(session, version, pool_items)
-    excluded = sorted(
-        set(
-            session.scalars(
-                select(ExamResponse.item_id)
-                .join(ExamSession, ExamSession.id == ExamResponse.session_id)
-                .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
+    excluded: list[str] = []
+    if blueprint.exclude_seen_items:  # the engine ignores earlier items otherwise
+        excluded = sorted(
+            set(
+                session.scalars(
+                    select(ExamResponse.item_id)
+                    .join(ExamSession, ExamSession.id == ExamResponse.session_id)
+                    .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
+                )
             )
         )
-    )
     seed = secrets.randbits(62) if rng is None else int(rng)
     state = engine.start(compiled.pool, blueprint, seed, excluded_items=excluded)
     previous = session.scalar(
