@@ -729,3 +729,33 @@ def test_the_last_answer_steps_the_engine_once(session, monkeypatch) -> None:
     view = _run(session, cache, user, view, right=True)
     assert view.finished
     assert sorted(steps) == list(range(view.result.n_scored))
+
+
+def test_result_pages_read_the_course_outline_once_per_ttl(session, bank) -> None:
+    from sqlalchemy import event
+
+    from item_bank.models import Topic
+
+    cache = PoolCache()
+    first = cache.course_outline(session, COURSE)
+    assert first.domain_names and first.topics_of_domain
+    statements, record = _statements_of(bank)
+    event.listen(bank, "before_cursor_execute", record)
+    try:
+        assert cache.course_outline(session, COURSE) is first
+    finally:
+        event.remove(bank, "before_cursor_execute", record)
+    assert statements == []
+    topic = session.scalars(select(Topic).where(Topic.course_id == COURSE)).first()
+    original = topic.title_vi
+    topic.title_vi = "Chủ đề đã đổi tên"
+    session.commit()
+    try:
+        assert cache.course_outline(session, COURSE) is first  # within the TTL
+        cache.outline_ttl_s = 0.0
+        renamed = cache.course_outline(session, COURSE)
+        titles = {row[1] for rows in renamed.topics_of_domain.values() for row in rows}
+        assert "Chủ đề đã đổi tên" in titles
+    finally:
+        topic.title_vi = original
+        session.commit()

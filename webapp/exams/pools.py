@@ -15,17 +15,25 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from calibration import ItemParameters
 from exam.blueprint import Blueprint
-from exam.pool import ItemPool
-from item_bank.models import Item, ItemStatus, ItemVersion, ParameterEstimate, Topic
+from exam.pool import ItemPool, domain_of
+from item_bank.models import (
+    CompetencyCode,
+    Item,
+    ItemStatus,
+    ItemVersion,
+    ParameterEstimate,
+    Topic,
+)
 from webapp.exams.models import ExamDefinition, ExamKind
 from webapp.exceptions import ConflictError
 
@@ -183,6 +191,42 @@ def load_pool(session: Session, pool_items: dict[str, list[int]]) -> CompiledPoo
 
 
 @dataclass(frozen=True)
+class CourseOutline:
+    """What a result page shows about a course: the topics that teach each competency domain
+    (id, Vietnamese and English title, in course order) and the domains' names."""
+
+    topics_of_domain: dict[str, tuple[tuple[str, str, str | None], ...]]
+    domain_names: dict[str, tuple[str, str | None]]
+
+
+def load_course_outline(session: Session, course_id: str) -> CourseOutline:
+    """The :class:`CourseOutline` of ``course_id`` from its topics and the framework."""
+    topics_of_domain: dict[str, list[tuple[str, str, str | None]]] = {}
+    topics = session.scalars(
+        select(Topic)
+        .where(Topic.course_id == course_id)
+        .order_by(Topic.position)
+        .options(selectinload(Topic.competency_links))
+    )
+    for topic in topics:
+        for domain in {domain_of(tag) for tag in topic.competency_tags}:
+            topics_of_domain.setdefault(domain, []).append(
+                (topic.id, topic.title_vi, topic.title_en)
+            )
+    names = {
+        tag: (name_vi, name_en)
+        for tag, name_vi, name_en in session.execute(
+            select(CompetencyCode.tag, CompetencyCode.name_vi, CompetencyCode.name_en)
+        )
+        if domain_of(tag) == tag
+    }
+    return CourseOutline(
+        topics_of_domain={domain: tuple(rows) for domain, rows in topics_of_domain.items()},
+        domain_names=names,
+    )
+
+
+@dataclass(frozen=True)
 class SessionFixture:
     """What a session fixed at its start and never changes: decoded once per process.
 
@@ -219,6 +263,9 @@ class PoolCache:
         self._fixtures: OrderedDict[int, SessionFixture] = OrderedDict()
         # item versions whose administration this process saw committed (never undone)
         self._administered: set[int] = set()
+        # course outlines for result pages: display data, re-read after outline_ttl_s
+        self._outlines: dict[str, tuple[float, CourseOutline]] = {}
+        self.outline_ttl_s = 60.0
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -305,6 +352,18 @@ class PoolCache:
             self._fixtures.move_to_end(session_id)
             while len(self._fixtures) > self.max_states:
                 self._fixtures.popitem(last=False)
+
+    def course_outline(self, session: Session, course_id: str) -> CourseOutline:
+        """The outline of ``course_id``, read at most once per ``outline_ttl_s`` seconds: a
+        renamed topic or domain shows on result pages within that time."""
+        with self._lock:
+            cached = self._outlines.get(course_id)
+        if cached is not None and time.monotonic() - cached[0] < self.outline_ttl_s:
+            return cached[1]
+        outline = load_course_outline(session, course_id)
+        with self._lock:
+            self._outlines[course_id] = (time.monotonic(), outline)
+        return outline
 
     def is_administered(self, version_id: int) -> bool:
         """Whether this process saw a transaction marking ``version_id`` administered commit."""

@@ -24,16 +24,15 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, defer, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from exam import engine
 from exam.exceptions import ReplayMismatchError
-from exam.pool import domain_of
 from exam.state import ExamState, Response
 from exam.stopping import StopReason
 from item_bank.exceptions import MalformedAnswerError
 from item_bank.items import record_administration
-from item_bank.models import CompetencyCode, Course, Topic
+from item_bank.models import Topic
 from item_bank.scoring import score_answer
 from webapp.exams.certificates import issue_certificate
 from webapp.exams.models import (
@@ -1243,7 +1242,7 @@ def _view(
     if state.finished:
         definition = session.get(ExamDefinition, exam_session.exam_id)
         assert definition is not None
-        result = _result_view(session, exam_session, definition, state)
+        result = _result_view(session, cache, exam_session, definition, state)
     return _build_view(
         exam_session.id,
         fixture,
@@ -1314,31 +1313,15 @@ def _build_view(
 
 
 def _result_view(
-    session: Session, exam_session: ExamSession, definition: ExamDefinition, state: ExamState
+    session: Session,
+    cache: PoolCache,
+    exam_session: ExamSession,
+    definition: ExamDefinition,
+    state: ExamState,
 ) -> ResultView:
     result = state.result
     assert result is not None
-    course = session.get(Course, definition.course_id)
-    assert course is not None
-    topics_of_domain: dict[str, list[tuple[str, str, str | None]]] = {}
-    topics = session.scalars(
-        select(Topic)
-        .where(Topic.course_id == course.id)
-        .order_by(Topic.position)
-        .options(selectinload(Topic.competency_links))
-    )
-    for topic in topics:
-        for domain in {domain_of(tag) for tag in topic.competency_tags}:
-            topics_of_domain.setdefault(domain, []).append(
-                (topic.id, topic.title_vi, topic.title_en)
-            )
-    domain_tags = [domain.domain for domain in result.domains]
-    names = {
-        row.tag: (row.name_vi, row.name_en)
-        for row in session.scalars(
-            select(CompetencyCode).where(CompetencyCode.tag.in_(domain_tags))
-        )
-    }
+    outline = cache.course_outline(session, definition.course_id)
     reference = result.cut_score if result.cut_score is not None else result.scale_score
     competencies = []
     for domain in result.domains:
@@ -1350,7 +1333,7 @@ def _result_view(
             level = "study"
         else:
             level = "near"
-        name_vi, name_en = names.get(domain.domain, (domain.domain, None))
+        name_vi, name_en = outline.domain_names.get(domain.domain, (domain.domain, None))
         competencies.append(
             CompetencyView(
                 domain=domain.domain,
@@ -1360,7 +1343,7 @@ def _result_view(
                 scale_score=domain.scale_score,
                 scale_se=domain.scale_se,
                 level=level,
-                topics=tuple(topics_of_domain.get(domain.domain, ())),
+                topics=outline.topics_of_domain.get(domain.domain, ()),
             )
         )
     code = session.scalar(select(Certificate.code).where(Certificate.session_id == exam_session.id))
