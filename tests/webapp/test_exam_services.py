@@ -759,3 +759,27 @@ def test_result_pages_read_the_course_outline_once_per_ttl(session, bank) -> Non
     finally:
         topic.title_vi = original
         session.commit()
+
+
+def test_a_retired_item_leaves_the_pools_of_exams_started_after_the_selection_ttl(
+    session,
+) -> None:
+    cache = PoolCache()
+    first, second, third = (_learner(session) for _ in range(3))
+    for user in (first, second, third):
+        _complete_course(session, user)
+    view, _ = services.start_session(session, cache, first, FINAL, now=START)
+    pool_items = session.get(ExamSession, view.session_id).pool_items
+    retired = sorted(pool_items)[0]
+    status = session.get(Item, retired).status
+    session.execute(update(Item).where(Item.id == retired).values(status="retired"))
+    session.commit()
+    try:
+        within, _ = services.start_session(session, cache, second, FINAL, now=START)
+        assert retired in session.get(ExamSession, within.session_id).pool_items
+        cache.selection_ttl_s = 0.0
+        after, _ = services.start_session(session, cache, third, FINAL, now=START)
+        assert retired not in session.get(ExamSession, after.session_id).pool_items
+    finally:
+        session.execute(update(Item).where(Item.id == retired).values(status=status))
+        session.commit()

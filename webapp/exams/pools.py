@@ -266,6 +266,9 @@ class PoolCache:
         # course outlines for result pages: display data, re-read after outline_ttl_s
         self._outlines: dict[str, tuple[float, CourseOutline]] = {}
         self.outline_ttl_s = 60.0
+        # the items each exam draws from at a start, re-read after selection_ttl_s
+        self._selections: dict[str, tuple[float, dict[str, list[int]], str]] = {}
+        self.selection_ttl_s = 30.0
         self._lock = threading.Lock()
         self.loads = 0
 
@@ -352,6 +355,25 @@ class PoolCache:
             self._fixtures.move_to_end(session_id)
             while len(self._fixtures) > self.max_states:
                 self._fixtures.popitem(last=False)
+
+    def selection(
+        self, session: Session, definition: ExamDefinition
+    ) -> tuple[dict[str, list[int]], str]:
+        """The pool items a session of ``definition`` starting now draws from, and their pool
+        version: :func:`select_pool_items`, read at most once per ``selection_ttl_s`` seconds.
+
+        An item retired, pretested or recalibrated reaches exams that start within that time
+        (sessions already running keep the pool they started with, as always).
+        """
+        with self._lock:
+            cached = self._selections.get(definition.id)
+        if cached is not None and time.monotonic() - cached[0] < self.selection_ttl_s:
+            return cached[1], cached[2]
+        pool_items = select_pool_items(session, definition)
+        version = pool_version(pool_items)
+        with self._lock:
+            self._selections[definition.id] = (time.monotonic(), pool_items, version)
+        return pool_items, version
 
     def course_outline(self, session: Session, course_id: str) -> CourseOutline:
         """The outline of ``course_id``, read at most once per ``outline_ttl_s`` seconds: a

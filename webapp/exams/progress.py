@@ -151,34 +151,62 @@ def mark_topics_completed(
     session.flush()
 
 
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One of the learner's sessions of an exam, as eligibility and the start need it."""
+
+    session_id: int
+    attempt: int
+    status: str
+    passed: bool | None
+    finished_at: datetime | None
+
+
+def attempt_records(session: Session, user_id: int, exam_id: str) -> list[AttemptRecord]:
+    """Every session of the learner at ``exam_id``, in attempt order (one query)."""
+    rows = session.execute(
+        select(
+            ExamSession.id,
+            ExamSession.attempt,
+            ExamSession.status,
+            ExamSession.passed,
+            ExamSession.finished_at,
+        )
+        .where(ExamSession.user_id == user_id, ExamSession.exam_id == exam_id)
+        .order_by(ExamSession.attempt)
+    )
+    return [AttemptRecord(*row) for row in rows]
+
+
 def eligibility(
-    session: Session, user_id: int, definition: ExamDefinition, *, now: datetime
+    session: Session,
+    user_id: int,
+    definition: ExamDefinition,
+    *,
+    now: datetime,
+    attempts: list[AttemptRecord] | None = None,
 ) -> Eligibility:
     """Whether the learner may start or resume ``definition`` now.
 
     A topic quiz is practice: always open. The final exam needs the completed course, an
     attempt left and, after a failed attempt, the retake wait; once passed it is closed.
+    ``attempts`` are the learner's :func:`attempt_records` of it when the caller has read them.
     """
-    open_id = session.scalar(
-        select(ExamSession.id).where(
-            ExamSession.user_id == user_id,
-            ExamSession.exam_id == definition.id,
-            ExamSession.status == SessionStatus.OPEN.value,
-        )
-    )
+    if attempts is None:
+        attempts = attempt_records(session, user_id, definition.id)
+    open_id = next((a.session_id for a in attempts if a.status == SessionStatus.OPEN.value), None)
     if not definition.active:
         return Eligibility(False, IneligibleReason.INACTIVE)
     if definition.kind == ExamKind.TOPIC_QUIZ:
         return Eligibility(True, open_session_id=open_id)
-    finished = session.execute(
-        select(ExamSession.passed, ExamSession.finished_at)
-        .where(
-            ExamSession.user_id == user_id,
-            ExamSession.exam_id == definition.id,
-            ExamSession.status == SessionStatus.FINISHED.value,
-        )
-        .order_by(ExamSession.finished_at)
-    ).all()
+    finished = sorted(
+        (
+            (a.passed, a.finished_at)
+            for a in attempts
+            if a.status == SessionStatus.FINISHED.value and a.finished_at is not None
+        ),
+        key=lambda pair: pair[1],
+    )
     used = len(finished) + (1 if open_id is not None else 0)
     allowed = definition.blueprint.get("attempts_allowed")
     left = None if allowed is None else max(int(allowed) - used, 0)

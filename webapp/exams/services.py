@@ -47,10 +47,13 @@ from webapp.exams.pools import (
     CompiledPool,
     PoolCache,
     SessionFixture,
-    pool_version,
-    select_pool_items,
 )
-from webapp.exams.progress import Eligibility, eligibility, record_quiz_result
+from webapp.exams.progress import (
+    Eligibility,
+    attempt_records,
+    eligibility,
+    record_quiz_result,
+)
 from webapp.exams.recording import AnswerRow, store_answer
 from webapp.exceptions import (
     ConflictError,
@@ -413,23 +416,16 @@ def _start_once(
     # one start at a time per learner (and on SQLite: take the write lock before reading)
     _lock_user(session, user.id)
     definition = get_definition(session, exam_id)
-    open_session = session.scalar(
-        select(ExamSession)
-        .where(
-            ExamSession.user_id == user.id,
-            ExamSession.exam_id == exam_id,
-            ExamSession.status == SessionStatus.OPEN.value,
-        )
-        .execution_options(populate_existing=True)
-    )
-    if open_session is not None:
-        locked = _lock(session, open_session.id)
-        if _past_deadline(locked, now):
-            _finalize_time_limit(session, cache, locked, now=now)
-        else:
+    attempts = attempt_records(session, user.id, exam_id)
+    open_id = next((a.session_id for a in attempts if a.status == SessionStatus.OPEN.value), None)
+    if open_id is not None:
+        locked = _lock(session, open_id)
+        if not _past_deadline(locked, now):
             state = _current_state(session, cache, locked)
             return _view(locked, state, cache, session, now=now), False, None
-    status = eligibility(session, user.id, definition, now=now)
+        _finalize_time_limit(session, cache, locked, now=now)
+        attempts = attempt_records(session, user.id, exam_id)  # that attempt has ended now
+    status = eligibility(session, user.id, definition, now=now, attempts=attempts)
     if not status.eligible:
         raise PermissionDeniedError(
             gettext(
@@ -441,8 +437,7 @@ def _start_once(
         )
     blueprint_document = dict(definition.blueprint)
     blueprint = cache.blueprint(blueprint_document)
-    pool_items = select_pool_items(session, definition)
-    version = pool_version(pool_items)
+    pool_items, version = cache.selection(session, definition)
     compiled = cache.pool(session, version, pool_items)
     excluded: list[str] = []
     if blueprint.exclude_seen_items:  # the engine ignores earlier items otherwise
@@ -457,12 +452,7 @@ def _start_once(
         )
     seed = secrets.randbits(62) if rng is None else int(rng)
     state = engine.start(compiled.pool, blueprint, seed, excluded_items=excluded)
-    previous = session.scalar(
-        select(ExamSession.attempt)
-        .where(ExamSession.user_id == user.id, ExamSession.exam_id == exam_id)
-        .order_by(ExamSession.attempt.desc())
-        .limit(1)
-    )
+    previous = max((a.attempt for a in attempts), default=0)
     exam_session = ExamSession(
         user_id=user.id,
         exam_id=exam_id,
