@@ -103,12 +103,21 @@ def blueprints(pool: ItemPool) -> dict[str, Blueprint]:
                 ],
             },
         },
-        "mpwi_a_stratified_mle": {
+        "a_stratified_mle": {
             "length": {"min": 14, "max": 18},
             "selection": {"rule": "mpwi"},
             "estimation": {"final": "mle", "prior_sd": 1.3},
             "exposure": {"method": "a_stratified", "strata": 3},
             "se_target": 0.35,
+        },
+        "mpwi_randomesque_ci_map_interim": {
+            "length": {"min": 10, "max": 20},
+            "selection": {"rule": "mpwi", "start_theta": 0.4},
+            "estimation": {"interim": "map", "final": "eap"},
+            "exposure": {"method": "randomesque", "randomesque_k": 4},
+            "classification": {"rule": "ci", "confidence": 0.9},
+            "cut_theta": 0.3,
+            "pretest_items": 1,
         },
         "cut_target_sprt_wle_exclusions": {
             "length": {"min": 8, "max": 20},
@@ -262,7 +271,8 @@ _SIMULATED = (
     "final_exam_like",
     "sympson_hetter_mpi_sprt_pretest",
     "kl_kingsbury_zara_map",
-    "mpwi_a_stratified_mle",
+    "a_stratified_mle",
+    "mpwi_randomesque_ci_map_interim",
     "cut_target_sprt_wle_exclusions",
     "randomesque_content_pretest_ci",
 )
