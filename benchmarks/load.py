@@ -533,6 +533,27 @@ def start_burst(port: int, tokens: list[str], connections: int) -> dict[str, Any
     }
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat (busy excludes idle and
+    iowait): the share of the machine in use over a window is the ratio of the differences."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its backends do the SQL work)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of the processes (utime and stime of /proc/<pid>/stat)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -611,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
 
         load_before = os.getloadavg()
         server_cpu_before = cpu_seconds(server.worker_pids())
+        database_before = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+        busy_before = machine_busy()
         exam = exam_run(
             server.port,
             [tokens[name] for name in usernames[:n_exam_learners]],
@@ -621,6 +644,12 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
         )
         server_cpu = cpu_seconds(server.worker_pids()) - server_cpu_before
+        # backends that connected during the run count from zero
+        database_cpu = sum(
+            cpu_seconds([pid]) - database_before.get(pid, 0.0) for pid in postgres_pids()
+        )
+        busy_after = machine_busy()
+        machine_share = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
         load_after = os.getloadavg()
         offered = f"{args.rate:g} answers/s offered" if args.rate > 0 else "no pause"
         print(
@@ -638,8 +667,9 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {exam['start_p95_ms']:.1f}"
         )
         print(
-            f"  CPU s                   server {server_cpu:.1f}  client {exam['client_cpu_s']:.1f}"
-            f"  (of {2 * exam['elapsed_s']:.1f} on 2 cores)"
+            f"  CPU s                   server {server_cpu:.1f}  PostgreSQL {database_cpu:.1f}  "
+            f"client {exam['client_cpu_s']:.1f}  (of {2 * exam['elapsed_s']:.1f} on 2 cores; "
+            f"machine {100 * machine_share:.0f}% busy)"
         )
         print(f"  load average            before {load_before[0]:.2f}  after {load_after[0]:.2f}")
         print(f"  errors {len(exam['errors'])}, reconnects {exam['reconnects']}")

@@ -783,3 +783,21 @@ def test_a_retired_item_leaves_the_pools_of_exams_started_after_the_selection_tt
     finally:
         session.execute(update(Item).where(Item.id == retired).values(status=status))
         session.commit()
+
+
+def test_a_changed_completion_rule_applies_to_starts_after_the_ttl(session) -> None:
+    cache = PoolCache()
+    course = session.get(Course, COURSE)
+    rule = dict(course.completion_rule)
+    before = cache.completion_basis(session, COURSE)
+    assert before.rule.min_topics == rule.get("min_topics", 0)
+    assert len(before.topics) == len(course.topics)
+    try:
+        course.completion_rule = {**rule, "min_topics": 3}
+        session.commit()
+        assert cache.completion_basis(session, COURSE) is before  # within the TTL
+        cache.outline_ttl_s = 0.0
+        assert cache.completion_basis(session, COURSE).rule.min_topics == 3
+    finally:
+        course.completion_rule = rule
+        session.commit()

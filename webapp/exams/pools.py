@@ -28,6 +28,7 @@ from exam.blueprint import Blueprint
 from exam.pool import ItemPool, domain_of
 from item_bank.models import (
     CompetencyCode,
+    Course,
     Item,
     ItemStatus,
     ItemVersion,
@@ -35,6 +36,7 @@ from item_bank.models import (
     Topic,
 )
 from webapp.exams.models import ExamDefinition, ExamKind
+from webapp.exams.progress import CompletionBasis, completion_basis
 from webapp.exceptions import ConflictError
 
 
@@ -266,6 +268,8 @@ class PoolCache:
         # course outlines for result pages: display data, re-read after outline_ttl_s
         self._outlines: dict[str, tuple[float, CourseOutline]] = {}
         self.outline_ttl_s = 60.0
+        # the completion rule and topics of each course, re-read after outline_ttl_s
+        self._bases: dict[str, tuple[float, CompletionBasis]] = {}
         # the items each exam draws from at a start, re-read after selection_ttl_s
         self._selections: dict[str, tuple[float, dict[str, list[int]], str]] = {}
         self.selection_ttl_s = 30.0
@@ -374,6 +378,22 @@ class PoolCache:
         with self._lock:
             self._selections[definition.id] = (time.monotonic(), pool_items, version)
         return pool_items, version
+
+    def completion_basis(self, session: Session, course_id: str) -> CompletionBasis:
+        """The course's :class:`CompletionBasis`, read at most once per
+        ``outline_ttl_s`` seconds: a changed completion rule or mandatory topic applies to the
+        exams started after that time."""
+        with self._lock:
+            cached = self._bases.get(course_id)
+        if cached is not None and time.monotonic() - cached[0] < self.outline_ttl_s:
+            return cached[1]
+        course = session.get(Course, course_id)
+        if course is None:
+            raise LookupError(f"no course {course_id!r}")
+        basis = completion_basis(session, course)
+        with self._lock:
+            self._bases[course_id] = (time.monotonic(), basis)
+        return basis
 
     def course_outline(self, session: Session, course_id: str) -> CourseOutline:
         """The outline of ``course_id``, read at most once per ``outline_ttl_s`` seconds: a

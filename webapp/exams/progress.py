@@ -92,19 +92,38 @@ def completed_topic_ids(session: Session, user_id: int) -> set[str]:
     )
 
 
-def course_completion_of(session: Session, user_id: int, course: Course) -> CompletionStatus:
-    """The course completion rule applied to the learner's completed topics."""
-    # two columns, not the course's Topic objects: this runs on every start of a final exam
-    topics = [
+@dataclass(frozen=True)
+class CompletionBasis:
+    """What the completion rule of a course is applied to: the rule and the course's topics
+    (id, mandatory), in course order; the same for every learner."""
+
+    rule: CompletionRule
+    topics: tuple[TopicSummary, ...]
+
+
+def completion_basis(session: Session, course: Course) -> CompletionBasis:
+    """The :class:`CompletionBasis` of ``course`` (two columns of its topics, not objects)."""
+    topics = tuple(
         TopicSummary(topic_id, mandatory)
         for topic_id, mandatory in session.execute(
             select(Topic.id, Topic.mandatory)
             .where(Topic.course_id == course.id)
             .order_by(Topic.position)
         )
-    ]
-    rule = CompletionRule.from_mapping(course.completion_rule)
-    return evaluate_completion(rule, topics, completed_topic_ids(session, user_id))
+    )
+    return CompletionBasis(CompletionRule.from_mapping(course.completion_rule), topics)
+
+
+def course_completion_of(
+    session: Session, user_id: int, course: Course, *, basis: CompletionBasis | None = None
+) -> CompletionStatus:
+    """The course completion rule applied to the learner's completed topics (``basis`` when the
+    caller holds it)."""
+    if basis is None:
+        basis = completion_basis(session, course)
+    return evaluate_completion(
+        basis.rule, list(basis.topics), completed_topic_ids(session, user_id)
+    )
 
 
 def record_quiz_result(
@@ -185,12 +204,14 @@ def eligibility(
     *,
     now: datetime,
     attempts: list[AttemptRecord] | None = None,
+    basis: CompletionBasis | None = None,
 ) -> Eligibility:
     """Whether the learner may start or resume ``definition`` now.
 
     A topic quiz is practice: always open. The final exam needs the completed course, an
     attempt left and, after a failed attempt, the retake wait; once passed it is closed.
-    ``attempts`` are the learner's :func:`attempt_records` of it when the caller has read them.
+    ``attempts`` are the learner's :func:`attempt_records` of it and ``basis`` the course's
+    :class:`CompletionBasis`, when the caller holds them.
     """
     if attempts is None:
         attempts = attempt_records(session, user_id, definition.id)
@@ -216,10 +237,14 @@ def eligibility(
         return Eligibility(
             False, IneligibleReason.ALREADY_PASSED, attempts_used=used, attempts_left=left
         )
-    course = session.get(Course, definition.course_id)
-    if course is None:
-        raise NotFoundError(f"exam {definition.id!r} names an unknown course")
-    if not course_completion_of(session, user_id, course).complete:
+    if basis is None:
+        course = session.get(Course, definition.course_id)
+        if course is None:
+            raise NotFoundError(f"exam {definition.id!r} names an unknown course")
+        basis = completion_basis(session, course)
+    if not evaluate_completion(
+        basis.rule, list(basis.topics), completed_topic_ids(session, user_id)
+    ).complete:
         return Eligibility(
             False, IneligibleReason.COURSE_INCOMPLETE, attempts_used=used, attempts_left=left
         )

@@ -425,7 +425,10 @@ def _start_once(
             return _view(locked, state, cache, session, now=now), False, None
         _finalize_time_limit(session, cache, locked, now=now)
         attempts = attempt_records(session, user.id, exam_id)  # that attempt has ended now
-    status = eligibility(session, user.id, definition, now=now, attempts=attempts)
+    basis = None
+    if definition.kind == ExamKind.FINAL.value:
+        basis = cache.completion_basis(session, definition.course_id)
+    status = eligibility(session, user.id, definition, now=now, attempts=attempts, basis=basis)
     if not status.eligible:
         raise PermissionDeniedError(
             gettext(

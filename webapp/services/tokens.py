@@ -142,7 +142,13 @@ def issue_api_token(
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
     session.add(
-        ApiToken(token_hash=_digest(token), user_id=user.id, created_at=now, expires_at=expires_at)
+        ApiToken(
+            token_hash=_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=expires_at,
+            last_used_at=now,  # issuing is a use: the first calls need no write
+        )
     )
     session.commit()
     return IssuedToken(token=token, expires_at=expires_at)
