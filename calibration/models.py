@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -170,28 +171,41 @@ class ItemParameters:
     def n_items(self) -> int:
         return len(self.models)
 
-    @property
+    @cached_property
     def max_categories(self) -> int:
         return int(self.n_categories.max())
 
     def subset(self, indices: npt.ArrayLike) -> ItemParameters:
-        """The parameters of the items at ``indices`` (integer positions or a boolean mask)."""
+        """The parameters of the items at ``indices`` (integer positions or a boolean mask).
+
+        The rows of validated parameters are valid, so a non-empty subset skips the per-item
+        checks of the constructor (scoring an exam takes several subsets per answer).
+        """
         index = np.arange(self.n_items)[np.asarray(indices)]
         width = int(self.n_categories[index].max()) - 1 if index.size else 1
-        return ItemParameters(
-            models=tuple(self.models[i] for i in index),
-            a=self.a[index],
-            b=self.b[index, :width],
-            c=self.c[index],
-            n_categories=self.n_categories[index],
-        )
+        fields = {
+            "models": tuple(map(self.models.__getitem__, index.tolist())),
+            "a": self.a[index],
+            "b": self.b[index, :width],
+            "c": self.c[index],
+            "n_categories": self.n_categories[index],
+        }
+        if not index.size:
+            return ItemParameters(**fields)  # raises: an ItemParameters needs an item
+        subset = object.__new__(ItemParameters)
+        for name, value in fields.items():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            object.__setattr__(subset, name, value)
+        return subset
 
     def thresholds(self, item: int) -> list[float]:
         """The difficulties of one item, without padding."""
         return [float(v) for v in self.b[item, : self.n_categories[item] - 1]]
 
-    @property
+    @cached_property
     def _groups(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Positions of the dichotomous, graded and partial-credit items (cached: immutable)."""
         kinds = np.array([_kind(model) for model in self.models])
         return (
             np.flatnonzero(kinds == 0),
@@ -365,8 +379,9 @@ def _validated_responses(
         )
     observed = ~np.isnan(values)
     scores = np.where(observed, values, 0.0)
-    limits = np.broadcast_to(parameters.n_categories, values.shape)
-    bad = observed & ((scores != np.round(scores)) | (scores < 0) | (scores >= limits))
+    bad = observed & (
+        (scores != np.rint(scores)) | (scores < 0) | (scores >= parameters.n_categories)
+    )
     if bad.any():
         person, item = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
@@ -382,19 +397,38 @@ def _indicator(
     return (observed & (scores == category)).astype(float)
 
 
+def log_category_probabilities(
+    parameters: ItemParameters, theta: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """``log P(X_j = k | theta)``, shape (n_theta, n_items, max_categories), floored at the
+    smallest positive float (categories beyond an item's own count: ``log(tiny)``)."""
+    return np.log(np.maximum(category_probabilities(parameters, theta), _TINY))
+
+
 def log_likelihood_grid(
-    parameters: ItemParameters, responses: npt.ArrayLike, nodes: npt.ArrayLike
+    parameters: ItemParameters,
+    responses: npt.ArrayLike,
+    nodes: npt.ArrayLike,
+    *,
+    log_probabilities: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """Log-likelihood of every response pattern at every node, shape (n_persons, n_nodes).
 
     Computed as ``sum_k Y_k @ log P_k.T`` with one indicator matrix per category, so missing
     responses cost nothing but their zeros.
+
+    Parameters
+    ----------
+    log_probabilities : ndarray of shape (n_nodes, n_items, max_categories), optional
+        ``log_category_probabilities(parameters, nodes)``, when the caller has it already (for
+        instance as rows of a table of a whole item pool); it is then not recomputed.
     """
     scores, observed = _validated_responses(parameters, responses)
-    log_p = np.log(np.maximum(category_probabilities(parameters, nodes), _TINY))
-    total = np.zeros((scores.shape[0], log_p.shape[0]))
+    if log_probabilities is None:
+        log_probabilities = log_category_probabilities(parameters, nodes)
+    total = np.zeros((scores.shape[0], log_probabilities.shape[0]))
     for category in range(parameters.max_categories):
-        total += _indicator(scores, observed, category) @ log_p[:, :, category].T
+        total += _indicator(scores, observed, category) @ log_probabilities[:, :, category].T
     return total
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -49,11 +50,13 @@ class Quadrature:
     def n_nodes(self) -> int:
         return int(self.nodes.size)
 
-    @property
+    @cached_property
     def log_weights(self) -> npt.NDArray[np.float64]:
-        """Natural log of the weights (``-inf`` where a weight is zero)."""
+        """Natural log of the weights (``-inf`` where a weight is zero), computed once."""
         with np.errstate(divide="ignore"):
-            return np.log(self.weights)
+            log_weights = np.log(self.weights)
+        log_weights.flags.writeable = False
+        return log_weights
 
     def mean(self) -> float:
         """Mean of the latent density that the weights describe."""

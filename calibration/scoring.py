@@ -9,6 +9,8 @@ prior under EAP and MAP and NaN under MLE and WLE (there is nothing to estimate 
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,7 +74,7 @@ def _responses_2d(parameters: ItemParameters, responses: npt.ArrayLike) -> npt.N
 
 
 def _check_prior(prior_mean: float, prior_sd: float) -> None:
-    if not np.isfinite(prior_mean) or not (np.isfinite(prior_sd) and prior_sd > 0):
+    if not math.isfinite(prior_mean) or not (math.isfinite(prior_sd) and prior_sd > 0):
         raise ValueError(f"prior needs a finite mean and sd > 0, got {prior_mean!r}, {prior_sd!r}")
 
 
@@ -83,26 +85,39 @@ def score_eap(
     prior_mean: float = 0.0,
     prior_sd: float = 1.0,
     quadrature: Quadrature | None = None,
+    log_probabilities: npt.NDArray[np.float64] | None = None,
 ) -> AbilityEstimates:
     """Expected a posteriori estimates (Bock & Mislevy 1982) with posterior SDs.
 
     .. math:: \\hat\\theta = \\frac{\\sum_q \\theta_q L(\\theta_q) w_q}{\\sum_q L(\\theta_q) w_q}
 
     ``quadrature`` gives both the nodes and the prior weights; without it, 61 nodes on
-    [-6, 6] weighted by N(prior_mean, prior_sd).
+    [-6, 6] weighted by N(prior_mean, prior_sd). ``log_probabilities`` is
+    ``log_category_probabilities(parameters, nodes)`` when the caller has it already (see
+    :func:`~calibration.models.log_likelihood_grid`).
     """
     values = _responses_2d(parameters, responses)
     if quadrature is None:
         _check_prior(prior_mean, prior_sd)
-        quadrature = normal_quadrature(mean=prior_mean, sd=prior_sd)
-    log_posterior = log_likelihood_grid(parameters, values, quadrature.nodes)
+        quadrature = _prior_quadrature(float(prior_mean), float(prior_sd))
+    log_posterior = log_likelihood_grid(
+        parameters, values, quadrature.nodes, log_probabilities=log_probabilities
+    )
     log_posterior += quadrature.log_weights
-    log_posterior -= log_posterior.max(axis=1, keepdims=True)
+    # ufunc reductions: what ndarray.max/sum call, without their Python wrappers (an exam's
+    # result takes one EAP per competency domain).
+    log_posterior -= np.maximum.reduce(log_posterior, axis=1, keepdims=True)
     posterior = np.exp(log_posterior)
-    posterior /= posterior.sum(axis=1, keepdims=True)
+    posterior /= np.add.reduce(posterior, axis=1, keepdims=True)
     theta = posterior @ quadrature.nodes
     variance = posterior @ quadrature.nodes**2 - theta**2
     return AbilityEstimates(theta=theta, se=np.sqrt(np.maximum(variance, 0.0)), method="eap")
+
+
+@functools.lru_cache(maxsize=64)
+def _prior_quadrature(prior_mean: float, prior_sd: float) -> Quadrature:
+    """The default EAP quadrature of a normal prior, built once per prior (it is immutable)."""
+    return normal_quadrature(mean=prior_mean, sd=prior_sd)
 
 
 def _grid_start(

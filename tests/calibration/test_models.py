@@ -228,3 +228,30 @@ def test_responses_outside_an_items_categories_are_rejected(mixed):
     responses[0, 2] = 2.0
     with pytest.raises(ValueError, match=r"person 0 to item 2 is 2\.0"):
         log_likelihood(mixed, [0.0], responses)
+
+
+def test_a_subset_holds_what_validating_its_items_gives(mixed):
+    part = mixed.subset([6, 2, 4])
+    rebuilt = ItemParameters(
+        models=part.models, a=part.a, b=part.b, c=part.c, n_categories=part.n_categories
+    )
+    assert part.models == rebuilt.models and part.max_categories == rebuilt.max_categories == 4
+    for name in ("a", "b", "c", "n_categories"):
+        value = getattr(part, name)
+        assert value.dtype == getattr(rebuilt, name).dtype
+        np.testing.assert_array_equal(value, getattr(rebuilt, name))
+        assert not value.flags.writeable
+    with pytest.raises(ValueError, match="at least one item"):
+        mixed.subset(np.array([], dtype=int))
+
+
+def test_a_given_table_of_log_probabilities_gives_the_same_log_likelihood(mixed):
+    from calibration.models import log_category_probabilities
+
+    responses = np.array([[0, 1, np.nan, 1, 3, 2, 0], [1, np.nan, 0, 0, 0, 1, 3]])
+    table = log_category_probabilities(mixed, THETA)
+    assert table.shape == (THETA.size, 7, 4)
+    np.testing.assert_array_equal(
+        log_likelihood_grid(mixed, responses, THETA, log_probabilities=table),
+        log_likelihood_grid(mixed, responses, THETA),
+    )
