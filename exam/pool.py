@@ -22,6 +22,7 @@ from calibration import (
     Quadrature,
     category_probabilities,
     item_information,
+    log_category_probabilities,
     normal_quadrature,
 )
 from exam.exceptions import PoolError
@@ -33,6 +34,11 @@ POSTERIOR_NODES = 61
 #: Nodes of the selection grid on which information is tabulated and linearly interpolated.
 SELECTION_NODES = 241
 _PROBABILITY_FLOOR = 1e-12
+#: Most categories for which a pool's scoring table holds, bit for bit, the table of any subset
+#: of its items. A partial-credit item's probabilities are normalised by a sum over the table's
+#: categories; numpy adds fewer than 8 terms in order (a category beyond the item's own adds an
+#: exact zero), but 8 or more pairwise, so the grouping would depend on the table's width.
+_EXACT_SUBSET_CATEGORIES = 7
 
 
 def domain_of(competency: str) -> str:
@@ -192,6 +198,14 @@ class ItemPool:
         return tuple(sorted(set(self.domains)))
 
     @cached_property
+    def domain_index(self) -> npt.NDArray[np.intp]:
+        """Position of every item's domain in :attr:`domain_codes`."""
+        number = {code: index for index, code in enumerate(self.domain_codes)}
+        index = np.array([number[code] for code in self.domains], dtype=np.intp)
+        index.flags.writeable = False
+        return index
+
+    @cached_property
     def operational(self) -> npt.NDArray[np.bool_]:
         """Mask of the scored (non-pretest) items."""
         mask = ~self.is_pretest
@@ -252,6 +266,25 @@ class ItemPool:
         probabilities = category_probabilities(self.parameters, self.posterior_grid.nodes)
         table = np.log(np.maximum(probabilities, _PROBABILITY_FLOOR)).transpose(1, 2, 0)
         table = np.ascontiguousarray(table)
+        table.flags.writeable = False
+        return table
+
+    @cached_property
+    def scoring_log_probabilities(self) -> npt.NDArray[np.float64] | None:
+        """``log P(X_j = k | theta_q)`` on the nodes of final EAP scoring, for the final score
+        and subscores of an exam, shape (n_items, n_nodes, max_categories).
+
+        :func:`calibration.log_category_probabilities` on the nodes of
+        :func:`calibration.score_eap`'s default quadrature, items first so that an exam's items
+        are taken in one block each: their rows are the very table ``score_eap`` would compute
+        for them (elementwise functions do not depend on the other items). None when an item
+        has more categories than that holds for (``_EXACT_SUBSET_CATEGORIES``): scoring then
+        computes its own table.
+        """
+        if self.parameters.max_categories > _EXACT_SUBSET_CATEGORIES:
+            return None
+        table = log_category_probabilities(self.parameters, normal_quadrature().nodes)
+        table = np.ascontiguousarray(table.transpose(1, 0, 2))
         table.flags.writeable = False
         return table
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from calibration import ItemParameters, score_eap, score_map, score_mle, score_wle
+from exam._rows import take_per_row
 from exam.blueprint import Blueprint, EstimatorName
 from exam.pool import THETA_BOUND, ItemPool
 
@@ -28,7 +29,7 @@ def posterior_estimates(
 
     Parameters
     ----------
-    log_posterior : ndarray of shape (n_examinees, n_nodes)
+    log_posterior : ndarray of shape (n_examinees, n_nodes), or (n_nodes,) for one examinee
         Log prior plus log-likelihood at the nodes (any additive constant).
     nodes : ndarray of shape (n_nodes,)
         Equally spaced nodes.
@@ -36,21 +37,24 @@ def posterior_estimates(
 
     Returns
     -------
-    theta, se : ndarrays of shape (n_examinees,)
+    theta, se : ndarrays of shape (n_examinees,), or scalars for one examinee
     """
-    shifted = log_posterior - log_posterior.max(axis=1, keepdims=True)
+    # The reductions are called as ufunc methods: ``ndarray.max``/``sum`` are Python wrappers
+    # around the very same calls, and this runs at every answer.
+    shifted = log_posterior - np.maximum.reduce(log_posterior, axis=-1, keepdims=True)
     if method == "eap":
         weights = np.exp(shifted)
-        weights /= weights.sum(axis=1, keepdims=True)
+        weights /= np.add.reduce(weights, axis=-1, keepdims=True)
         theta = weights @ nodes
         variance = weights @ (nodes * nodes) - theta * theta
         return theta, np.sqrt(np.maximum(variance, 1e-12))
     if method != "map":
         raise ValueError(f"interim estimator must be 'eap' or 'map', got {method!r}")
     step = nodes[1] - nodes[0]
-    rows = np.arange(shifted.shape[0])
-    mode = np.clip(np.argmax(shifted, axis=1), 1, nodes.size - 2)
-    left, centre, right = shifted[rows, mode - 1], shifted[rows, mode], shifted[rows, mode + 1]
+    mode = np.clip(np.argmax(shifted, axis=-1), 1, nodes.size - 2)
+    left = take_per_row(shifted, mode - 1)
+    centre = take_per_row(shifted, mode)
+    right = take_per_row(shifted, mode + 1)
     curvature = (left - 2.0 * centre + right) / step**2  # negative at a maximum
     safe = curvature < -1e-12
     offset = np.where(
@@ -118,11 +122,15 @@ def final_estimates(
     responses: npt.NDArray[np.float64],
     blueprint: Blueprint,
     method: EstimatorName | None = None,
+    *,
+    log_probabilities: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Final abilities and SEs of many examinees by the blueprint's method (finite always).
 
     ``responses`` is (n_examinees, n_items) with NaN for items not given. Rows without a scored
-    answer get the prior mean and SD.
+    answer get the prior mean and SD. ``log_probabilities`` is the items' table of
+    :func:`calibration.log_category_probabilities` on the EAP nodes, if the caller has it (EAP
+    uses it instead of computing it again).
     """
     method = blueprint.estimation.final if method is None else method
     prior = {
@@ -130,7 +138,7 @@ def final_estimates(
         "prior_sd": blueprint.estimation.prior_sd,
     }
     if method is EstimatorName.EAP:
-        estimates = score_eap(parameters, responses, **prior)
+        estimates = score_eap(parameters, responses, **prior, log_probabilities=log_probabilities)
     elif method is EstimatorName.MAP:
         estimates = score_map(parameters, responses, **prior)
     elif method is EstimatorName.MLE:
@@ -166,9 +174,11 @@ def score_exam(
     items = np.asarray(items, dtype=np.intp)
     values = np.asarray(scores, dtype=float)
     scale = blueprint.scale
-    if items.size:
+    parameters = pool.parameters.subset(items) if items.size else None
+    table = _scoring_table(pool, items, parameters) if parameters is not None else None
+    if parameters is not None:
         theta_all, se_all = final_estimates(
-            pool.parameters.subset(items), values[None, :], blueprint
+            parameters, values[None, :], blueprint, log_probabilities=table
         )
         theta, se = float(theta_all[0]), float(se_all[0])
     else:
@@ -180,24 +190,19 @@ def score_exam(
         passed = decision > 0
     else:
         passed, decided_by = theta >= cut, "estimate"
+    item_domains = pool.domain_index[items]
     domains = []
-    item_domains = np.array([pool.domains[i] for i in items], dtype=object)
-    for domain in pool.domain_codes:
-        members = np.flatnonzero(item_domains == domain) if items.size else np.array([], int)
-        if members.size:
-            estimate = score_eap(
-                pool.parameters.subset(items[members]),
-                values[members][None, :],
-                prior_mean=blueprint.estimation.prior_mean,
-                prior_sd=blueprint.estimation.prior_sd,
-            )
-            d_theta, d_se = float(estimate.theta[0]), float(estimate.se[0])
+    for number, domain in enumerate(pool.domain_codes):
+        in_domain = item_domains == number
+        n_items = int(np.count_nonzero(in_domain))
+        if n_items:
+            d_theta, d_se = _domain_estimate(parameters, values, in_domain, table, blueprint)
         else:
             d_theta, d_se = blueprint.estimation.prior_mean, blueprint.estimation.prior_sd
         domains.append(
             DomainScore(
                 domain=domain,
-                n_items=int(members.size),
+                n_items=n_items,
                 theta=d_theta,
                 se=d_se,
                 scale_score=scale.to_scale(d_theta),
@@ -219,3 +224,44 @@ def score_exam(
         stop_reason=str(stop_reason),
         domains=tuple(domains),
     )
+
+
+def _domain_estimate(
+    parameters: ItemParameters,
+    values: npt.NDArray[np.float64],
+    in_domain: npt.NDArray[np.bool_],
+    table: npt.NDArray[np.float64] | None,
+    blueprint: Blueprint,
+) -> tuple[float, float]:
+    """EAP subscore of the exam's items ``in_domain`` (``parameters`` and ``values`` are the
+    exam's scored items; ``table`` their scoring table, if the pool has one).
+
+    With the table, the other items are passed as unanswered: each adds an exact zero to every
+    node's log-likelihood. numpy sums one response row against the (strided, so not BLAS)
+    table item by item in order, so the sum is the domain items' own, bit for bit, without a
+    parameter subset and a table per domain (pinned by ``tests/exam/test_scoring.py``). Without
+    a table (a pool too wide for one), the domain's items are scored on their own.
+    """
+    prior = {
+        "prior_mean": blueprint.estimation.prior_mean,
+        "prior_sd": blueprint.estimation.prior_sd,
+    }
+    if table is None:
+        members = np.flatnonzero(in_domain)
+        estimate = score_eap(parameters.subset(members), values[members][None, :], **prior)
+    else:
+        responses = np.where(in_domain, values, np.nan)[None, :]
+        estimate = score_eap(parameters, responses, **prior, log_probabilities=table)
+    return float(estimate.theta[0]), float(estimate.se[0])
+
+
+def _scoring_table(
+    pool: ItemPool, items: npt.NDArray[np.intp], parameters: ItemParameters
+) -> npt.NDArray[np.float64] | None:
+    """The pool's scoring table for ``items`` (whose parameters are ``parameters``), cut to
+    their own categories: the table :func:`calibration.score_eap` would compute for them, as a
+    view of shape (n_nodes, n_items, max_categories)."""
+    table = pool.scoring_log_probabilities
+    if table is None:
+        return None
+    return table.take(items, axis=0)[:, :, : parameters.max_categories].transpose(1, 0, 2)
