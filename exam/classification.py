@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -52,8 +53,9 @@ class SPRTClassifier:
         )
 
     def decide(self, log_likelihood_at_points: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        """Decision per examinee from the log-likelihoods at the two points, shape (n, 2)."""
-        ratio = log_likelihood_at_points[:, 1] - log_likelihood_at_points[:, 0]
+        """Decision per examinee from the log-likelihoods at the two points, shape (n, 2)
+        (or (2,) for one examinee, whose decision is then a scalar)."""
+        ratio = log_likelihood_at_points[..., 1] - log_likelihood_at_points[..., 0]
         lower, upper = self.bounds
         return np.where(ratio >= upper, PASS, np.where(ratio <= lower, FAIL, UNDECIDED))
 
@@ -65,15 +67,28 @@ class ConfidenceIntervalClassifier:
     cut_theta: float
     confidence: float = 0.95
 
+    @cached_property
+    def z(self) -> float:
+        """The two-sided normal quantile of ``confidence`` (computed once: asked every answer)."""
+        return float(ndtri(0.5 + self.confidence / 2.0))
+
     def decide(
         self, theta: npt.NDArray[np.float64], se: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.int64]:
-        """Decision per examinee from the interim estimate and its standard error."""
-        z = float(ndtri(0.5 + self.confidence / 2.0))
-        theta = np.asarray(theta, dtype=float)
-        se = np.asarray(se, dtype=float)
+        """Decision per examinee from the interim estimate and its standard error (arrays, or
+        numpy scalars for one examinee)."""
+        theta, se = _floats(theta), _floats(se)
+        half_width = self.z * se
         return np.where(
-            theta - z * se > self.cut_theta,
+            theta - half_width > self.cut_theta,
             PASS,
-            np.where(theta + z * se < self.cut_theta, FAIL, UNDECIDED),
+            np.where(theta + half_width < self.cut_theta, FAIL, UNDECIDED),
         )
+
+
+def _floats(values: npt.ArrayLike) -> npt.NDArray[np.float64] | np.floating:
+    """Numbers as numpy values: arrays and numpy scalars as they are (scalar arithmetic is much
+    cheaper than that of 0-d arrays), anything else through ``np.asarray``."""
+    if isinstance(values, np.ndarray | np.floating):
+        return values
+    return np.asarray(values, dtype=float)

@@ -36,7 +36,9 @@ class ContentBalancer:
 
     Counts are arrays of shape (n_examinees, n_constraints + 1): the last column is a sentinel
     for items outside every constraint of a kind, so that the per-kind constraint index -1 of such
-    an item gathers a column that never binds.
+    an item gathers a column that never binds. For one examinee the methods other than
+    :meth:`add` also take counts of shape (n_constraints + 1,), a scalar ``n_scored`` and masks of
+    shape (n_items,), and return one row.
 
     Attributes
     ----------
@@ -146,23 +148,25 @@ class ContentBalancer:
         feasibility condition, per kind).
         """
         remaining = self.max_length - n_scored  # slots left including this one
-        deficit = np.maximum(self.lower[None, :] - counts, 0)
-        at_upper = counts >= self.upper[None, :]
+        deficit = np.maximum(self.lower - counts, 0)
+        at_upper = counts >= self.upper
         allowed = available.copy()
         for kind_row in range(2):
             column = self.constraint_of_item[kind_row]
-            allowed &= ~at_upper[:, column]
+            allowed &= ~at_upper[..., column]
             of_kind = np.append(self.kind_of_constraint == kind_row, False)
-            tight = deficit[:, of_kind].sum(axis=1) >= remaining
+            tight = deficit[..., of_kind].sum(axis=-1) >= remaining
             if tight.any():
-                helps = deficit[:, column] > 0
-                allowed &= ~tight[:, None] | helps
+                helps = deficit[..., column] > 0
+                allowed &= ~tight[..., None] | helps
         return allowed
 
     def under_upper(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Items whose domain and topic are below their maxima, shape (n_examinees, n_items)."""
-        at_upper = counts >= self.upper[None, :]
-        return ~(at_upper[:, self.constraint_of_item[0]] | at_upper[:, self.constraint_of_item[1]])
+        at_upper = counts >= self.upper
+        return ~(
+            at_upper[..., self.constraint_of_item[0]] | at_upper[..., self.constraint_of_item[1]]
+        )
 
     def priority(
         self, counts: npt.NDArray[np.int64], n_scored: npt.NDArray[np.int64]
@@ -177,13 +181,13 @@ class ContentBalancer:
         is Cheng & Chang's (2009); the second moves categories behind their minima forward
         (their minima are guaranteed by :meth:`allowed` in any case).
         """
-        remaining = np.maximum(self.max_length - n_scored, 1)[:, None]
-        upper = np.maximum(self.upper, 1)[None, :]
-        closeness = np.where(self.has_upper[None, :], (upper - counts) / upper, 1.0)
-        urgency = 1.0 + np.maximum(self.lower[None, :] - counts, 0) / remaining
+        remaining = np.maximum(self.max_length - n_scored, 1)[..., None]
+        upper = np.maximum(self.upper, 1)
+        closeness = np.where(self.has_upper, (upper - counts) / upper, 1.0)
+        urgency = 1.0 + np.maximum(self.lower - counts, 0) / remaining
         factor = np.clip(closeness, 0.0, None) * urgency
-        factor[:, -1] = 1.0
-        return factor[:, self.constraint_of_item[0]] * factor[:, self.constraint_of_item[1]]
+        factor[..., -1] = 1.0
+        return factor[..., self.constraint_of_item[0]] * factor[..., self.constraint_of_item[1]]
 
     def kingsbury_zara_area(
         self,
@@ -200,21 +204,21 @@ class ContentBalancer:
         kind_row = 0 if (self.kind_of_constraint == 0).any() else 1
         column = self.constraint_of_item[kind_row]
         areas = np.append(np.flatnonzero(self.kind_of_constraint == kind_row), -1)
-        shares = counts[:, areas] / np.maximum(n_scored, 1)[:, None]
+        shares = counts[..., areas] / np.maximum(n_scored, 1)[..., None]
         target = self.target_share[areas].copy()
         target[-1] = max(0.0, 1.0 - target[:-1].sum())
-        gap = target[None, :] - shares
+        gap = target - shares
         membership = (column[:, None] == areas[None, :]).astype(np.float32)
         has_item = (allowed.astype(np.float32) @ membership) > 0
         gap = np.where(has_item, gap, -np.inf)
-        chosen = areas[np.argmax(gap, axis=1)]
-        restricted = allowed & (column[None, :] == chosen[:, None])
+        chosen = areas[np.argmax(gap, axis=-1)]
+        restricted = allowed & (column == chosen[..., None])
         # Rows where nothing is allowed keep their (empty) mask.
         return restricted
 
     def minima_met(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """Whether every minimum is reached, shape (n_examinees,)."""
-        return np.all(counts[:, :-1] >= self.lower[None, :-1], axis=1)
+        return np.all(counts[..., :-1] >= self.lower[:-1], axis=-1)
 
     def violations(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Number of constraints broken at the end of each test, shape (n_examinees,)."""

@@ -8,13 +8,16 @@ its ``session_seed`` and the position, so :func:`replay` of the stored responses
 same state in another process.
 
 The batch functions here (selection, blocking, stopping) work on arrays over examinees; the
-engine calls them for one examinee and :mod:`exam.simulation` for thousands at once.
+engine calls them for one examinee, as scalars and single rows (the same operations on smaller
+arrays, so the same values, at a fraction of numpy's per-call cost inside a web request), and
+:mod:`exam.simulation` for thousands at once.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +57,7 @@ from exam.state import ExamState, Response
 from exam.stopping import StopReason
 
 _SEED_BOUND = 2**63 - 1
+_WORD_MASK = 0xFFFFFFFF
 _STREAM_START = 0
 _STREAM_SELECT = 1
 
@@ -193,7 +197,7 @@ def selection_thetas(
     """Ability at which each examinee's next item is chosen: the start, the estimate or the cut."""
     blueprint = definition.blueprint
     if blueprint.selection.target is SelectionTarget.CUT:
-        return np.full(theta.shape, float(blueprint.cut_theta))
+        return np.full(np.shape(theta), float(blueprint.cut_theta))
     start = blueprint.selection.start_theta if start_theta is None else start_theta
     return np.where(n_scored == 0, start, theta)
 
@@ -225,18 +229,22 @@ def select_scored(
     Returns the chosen items and, under Sympson-Hetter, the candidates and which of them were
     passed over (to be blocked). Content rules never let a feasible blueprint break; when the
     pool cannot satisfy them any more, the item breaking least is taken rather than none.
+
+    For one examinee (the engine), ``theta``, ``n_scored`` and ``start_theta`` may be scalars
+    and the other arrays single rows, ``blocked`` of shape (n_items,): the chosen item is then a
+    scalar. The same operations run on fewer, smaller arrays, with the same values.
     """
     pool = definition.pool
     blueprint = definition.blueprint
-    available = definition.scorable[None, :] & ~blocked
+    available = definition.scorable & ~blocked
     method = blueprint.exposure.method
     if definition.is_fixed:
         rank = definition.form_rank if form_rank is None else form_rank
-        criterion = np.repeat((1.0 / (1.0 + rank))[None, :], available.shape[0], axis=0)
+        criterion = np.broadcast_to(1.0 / (1.0 + rank), available.shape).copy()
     elif method is ExposureMethod.A_STRATIFIED:
         distance = np.abs(
-            pool.mean_difficulty[None, :]
-            - selection_thetas(definition, theta, n_scored, start_theta)[:, None]
+            pool.mean_difficulty
+            - np.expand_dims(selection_thetas(definition, theta, n_scored, start_theta), -1)
         )
         criterion = 1.0 / (1.0 + distance)
     else:
@@ -250,22 +258,22 @@ def select_scored(
     content = definition.content
     if content is not None:
         allowed = content.allowed(counts, n_scored, available)
-        empty = ~allowed.any(axis=1)
+        empty = ~allowed.any(axis=-1, keepdims=True)
         if empty.any():
             fallback = available & content.under_upper(counts)
-            fallback = np.where(fallback.any(axis=1)[:, None], fallback, available)
-            allowed = np.where(empty[:, None], fallback, allowed)
+            fallback = np.where(fallback.any(axis=-1, keepdims=True), fallback, available)
+            allowed = np.where(empty, fallback, allowed)
         eligible = allowed
         if not definition.is_fixed:
             if content.method is ContentMethod.KINGSBURY_ZARA:
                 area = content.kingsbury_zara_area(counts, n_scored, eligible)
-                eligible = np.where(area.any(axis=1)[:, None], area, eligible)
+                eligible = np.where(area.any(axis=-1, keepdims=True), area, eligible)
             else:
                 criterion = criterion * content.priority(counts, n_scored)
     if definition.strata is not None:
         stage = stage_of(n_scored, blueprint.exposure.strata, blueprint.length.max)
-        in_stage = eligible & (definition.strata[None, :] == stage[:, None])
-        eligible = np.where(in_stage.any(axis=1)[:, None], in_stage, eligible)
+        in_stage = eligible & (definition.strata == np.expand_dims(stage, -1))
+        eligible = np.where(in_stage.any(axis=-1, keepdims=True), in_stage, eligible)
     scores = criterion  # a new array, so marking the ineligible items in place is safe
     np.copyto(scores, -np.inf, where=~eligible)
     if definition.is_fixed or method in (ExposureMethod.NONE, ExposureMethod.A_STRATIFIED):
@@ -279,26 +287,35 @@ def select_scored(
 def select_pretest(
     definition: ExamDefinition, blocked: npt.NDArray[np.bool_], rng: np.random.Generator
 ) -> npt.NDArray[np.intp]:
-    """A random allowed pretest item per row, -1 where none is left."""
-    available = definition.pool.is_pretest[None, :] & ~blocked
+    """A random allowed pretest item per row, -1 where none is left (one row: a scalar)."""
+    available = definition.pool.is_pretest & ~blocked
     keys = np.where(available, rng.random(available.shape), -1.0)
-    chosen = np.argmax(keys, axis=1)
-    return np.where(available.any(axis=1), chosen, -1)
+    chosen = keys.argmax(axis=-1)
+    return np.where(np.logical_or.reduce(available, axis=-1), chosen, -1)
 
 
 def block_items(
     definition: ExamDefinition,
     blocked: npt.NDArray[np.bool_],
-    rows: npt.NDArray[np.intp],
-    items: npt.NDArray[np.intp],
+    rows: npt.NDArray[np.intp] | None,
+    items: npt.NDArray[np.intp] | int,
 ) -> None:
-    """Block ``items`` (one per row) and their enemies for the rest of those exams, in place."""
+    """Block ``items`` (one per row) and their enemies for the rest of those exams, in place.
+
+    For one exam, ``blocked`` has shape (n_items,), ``rows`` is None and ``items`` one item.
+    """
+    enemy_index = definition.pool.enemy_index
+    if rows is None:
+        blocked[items] = True
+        if enemy_index[items] >= 0:
+            blocked |= enemy_index == enemy_index[items]
+        return
     blocked[rows, items] = True
-    groups = definition.pool.enemy_index[items]
+    groups = enemy_index[items]
     with_enemies = groups >= 0
     if with_enemies.any():
         enemy_rows = rows[with_enemies]
-        blocked[enemy_rows] |= definition.pool.enemy_index[None, :] == groups[with_enemies, None]
+        blocked[enemy_rows] |= enemy_index[None, :] == groups[with_enemies, None]
 
 
 def stop_codes(
@@ -311,28 +328,32 @@ def stop_codes(
     pretest_pending: npt.NDArray[np.bool_],
     elapsed_s: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Stop code (index into :data:`STOP_CODES`, 0 to go on) and decision per examinee."""
+    """Stop code (index into :data:`STOP_CODES`, 0 to go on) and decision per examinee.
+
+    A later rule overrides an earlier one: SE target, classification, maximum length, time.
+    ``elapsed_s`` is NaN where the time is unknown (never up). For one examinee the arguments
+    may be scalars and single rows; code and decision are then 0-d arrays.
+    """
     blueprint = definition.blueprint
-    code = np.zeros(n_scored.shape, dtype=np.int64)
-    decision = np.zeros(n_scored.shape, dtype=np.int64)
+    shape = np.shape(n_scored)
     if definition.sprt is not None:
         decision = definition.sprt.decide(sprt_log_likelihood)
     elif definition.interval is not None:
         decision = definition.interval.decide(theta, se)
+    else:
+        decision = np.zeros(shape, dtype=np.int64)
+    code = np.zeros(shape, dtype=np.int64)
     may_stop_early = (n_scored >= blueprint.length.min) & ~pretest_pending
     if definition.content is not None:
         may_stop_early &= definition.content.minima_met(counts)
     if blueprint.se_target is not None:
-        code = np.where(
-            may_stop_early & (se <= blueprint.se_target), _CODE[StopReason.SE_TARGET], code
-        )
-    code = np.where(may_stop_early & (decision != UNDECIDED), _CODE[StopReason.CLASSIFIED], code)
-    full = n_scored >= blueprint.length.max
+        code[may_stop_early & (se <= blueprint.se_target)] = _CODE[StopReason.SE_TARGET]
+    code[may_stop_early & (decision != UNDECIDED)] = _CODE[StopReason.CLASSIFIED]
     full_code = _CODE[StopReason.FORM_COMPLETE if definition.is_fixed else StopReason.MAX_LENGTH]
-    code = np.where(full & ~pretest_pending, full_code, code)
+    code[(n_scored >= blueprint.length.max) & ~pretest_pending] = full_code
     if blueprint.time_limit_s is not None:
-        late = np.nan_to_num(elapsed_s, nan=-np.inf) >= blueprint.time_limit_s
-        code = np.where(late, _CODE[StopReason.TIME_LIMIT], code)
+        # NaN compares false: an unknown time is never up.
+        code[elapsed_s >= blueprint.time_limit_s] = _CODE[StopReason.TIME_LIMIT]
     return code, decision
 
 
@@ -345,7 +366,28 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 def _rng(session_seed: int, stream: int, position: int = 0) -> np.random.Generator:
-    return np.random.default_rng([session_seed, stream, position])
+    """The generator of one stream of an exam: ``default_rng([session_seed, stream, position])``.
+
+    ``SeedSequence`` reads a list of non-negative ints as their 32-bit words, lowest first,
+    concatenated, and a uint32 array as it is; given the words, it builds the very same
+    generator without converting each int through numpy scalars (a third of its cost, paid at
+    every answer).
+    """
+    words = _uint32_words(session_seed) + _uint32_words(stream) + _uint32_words(position)
+    return np.random.default_rng(np.array(words, dtype=np.uint32))
+
+
+def _uint32_words(value: int) -> list[int]:
+    """The 32-bit words of a non-negative integer, lowest first (``[0]`` for zero)."""
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"a seed must be a non-negative integer, got {value!r}")
+    words = [value & _WORD_MASK]
+    value >>= 32
+    while value:
+        words.append(value & _WORD_MASK)
+        value >>= 32
+    return words
 
 
 def start(
@@ -450,36 +492,39 @@ def _check_after_exclusions(definition: ExamDefinition, blocked: np.ndarray) -> 
 
 
 def _advance(state: ExamState, blocked: np.ndarray) -> ExamState:
-    """Choose the item at ``state.position`` (or finish when none is left)."""
+    """Choose the item at ``state.position`` (or finish when none is left).
+
+    The batch functions get this one examinee as scalars and single rows (see
+    :func:`select_scored`).
+    """
     definition = state.definition
     position = state.position
     generator = _rng(state.session_seed, _STREAM_SELECT, position)
     chosen = -1
     is_pretest = False
     if position in state.pretest_positions:
-        chosen = int(select_pretest(definition, blocked[None, :], generator)[0])
+        chosen = int(select_pretest(definition, blocked, generator))
         is_pretest = chosen >= 0
     if chosen < 0:
-        n_scored = np.array([state.n_scored])
-        items, candidates, rejected = select_scored(
+        item, candidates, rejected = select_scored(
             definition,
-            np.array([state.theta]),
-            state.log_posterior[None, :],
-            n_scored,
-            blocked[None, :],
-            state.content_counts[None, :],
+            np.float64(state.theta),
+            state.log_posterior,
+            np.int64(state.n_scored),
+            blocked,
+            state.content_counts,
             generator,
             state.form_rank,
-            np.array([state.start_theta]),
+            np.float64(state.start_theta),
         )
-        chosen = int(items[0])
+        chosen = int(item)
         if rejected is not None:
-            blocked[candidates[0][rejected[0]]] = True
+            blocked[candidates[rejected]] = True
     if chosen < 0:
-        return _finished(replace(state, blocked=_frozen(blocked)), StopReason.POOL_EXHAUSTED)
-    block_items(definition, blocked[None, :], np.array([0]), np.array([chosen]))
-    return replace(
-        state, current_index=chosen, current_is_pretest=is_pretest, blocked=_frozen(blocked)
+        return _finished(state._evolve(blocked=_frozen(blocked)), StopReason.POOL_EXHAUSTED)
+    block_items(definition, blocked, None, chosen)
+    return state._evolve(
+        current_index=chosen, current_is_pretest=is_pretest, blocked=_frozen(blocked)
     )
 
 
@@ -498,8 +543,7 @@ def _finished(state: ExamState, reason: StopReason) -> ExamState:
         n_pretest=sum(state.pretest_flags),
         stop_reason=str(reason),
     )
-    return replace(
-        state,
+    return state._evolve(
         current_index=None,
         current_is_pretest=False,
         finished=True,
@@ -546,7 +590,7 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
         elapsed_s = float(elapsed_s)
         previous = state.elapsed_s
         if (
-            not np.isfinite(elapsed_s)
+            not math.isfinite(elapsed_s)
             or elapsed_s < 0
             or (previous is not None and elapsed_s < previous)
         ):
@@ -567,13 +611,23 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
             definition.content.add(updated, np.array([0]), np.array([item]))
             counts = _frozen(updated[0])
         estimate = posterior_estimates(
-            log_posterior[None, :],
-            pool.posterior_grid.nodes,
-            str(definition.blueprint.estimation.interim),
+            log_posterior, pool.posterior_grid.nodes, str(definition.blueprint.estimation.interim)
         )
-        theta, se = float(estimate[0][0]), float(estimate[1][0])
-    answered = replace(
-        state,
+        theta, se = float(estimate[0]), float(estimate[1])
+    # The stopping rules see the state after this answer; it is built once, with the decision.
+    pending = any(p > state.position for p in state.pretest_positions)
+    n_scored = state.n_scored + (0 if state.current_is_pretest else 1)
+    code, decision = stop_codes(
+        definition,
+        np.int64(n_scored),
+        np.float64(theta),
+        np.float64(se),
+        sprt_log_likelihood,
+        counts,
+        np.bool_(pending),
+        np.float64(np.nan if elapsed_s is None else elapsed_s),
+    )
+    answered = state._evolve(
         administered=(*state.administered, item),
         scores=(*state.scores, score),
         pretest_flags=(*state.pretest_flags, state.current_is_pretest),
@@ -585,20 +639,9 @@ def step(state: ExamState, score: int, *, elapsed_s: float | None = None) -> Exa
         content_counts=counts,
         theta=theta,
         se=se,
+        decision=int(decision),
     )
-    pending = any(p >= answered.position for p in answered.pretest_positions)
-    codes, decision = stop_codes(
-        definition,
-        np.array([answered.n_scored]),
-        np.array([theta]),
-        np.array([se]),
-        sprt_log_likelihood[None, :],
-        counts[None, :],
-        np.array([pending]),
-        np.array([np.nan if elapsed_s is None else elapsed_s]),
-    )
-    answered = replace(answered, decision=int(decision[0]))
-    reason = STOP_CODES[int(codes[0])]
+    reason = STOP_CODES[int(code)]
     if reason is not None:
         return _finished(answered, reason)
     return _advance(answered, state.blocked.copy())

@@ -27,9 +27,10 @@ def interpolation_weights(
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
     """Lower node index and weight of the upper node for linear interpolation on equal spacing.
 
-    ``theta`` is clipped to the grid.
+    ``theta`` (an array, or a scalar for one examinee) is clipped to the grid.
     """
-    t = np.clip(np.asarray(theta, dtype=float), nodes[0], nodes[-1])
+    # np.clip's bookkeeping costs more than the two ufuncs it applies (same values, NaN too).
+    t = np.minimum(np.maximum(theta, nodes[0]), nodes[-1])
     step = nodes[1] - nodes[0]
     position = (t - nodes[0]) / step
     lower = np.minimum(position.astype(np.intp), nodes.size - 2)
@@ -41,12 +42,12 @@ def interpolate_rows(
 ) -> npt.NDArray[np.float64]:
     """Rows of ``table`` (tabulated at ``nodes`` along axis 0) interpolated at each ``theta``.
 
-    Returns a new array of shape ``(len(theta),) + table.shape[1:]``.
+    Returns a new array of shape ``np.shape(theta) + table.shape[1:]``.
     """
     lower, weight = interpolation_weights(nodes, theta)
-    shape = (-1,) + (1,) * (table.ndim - 1)
-    low = np.take(table, lower, axis=0)
-    result = np.take(table, lower + 1, axis=0)
+    shape = weight.shape + (1,) * (table.ndim - 1)
+    low = table.take(lower, axis=0)
+    result = table.take(lower + 1, axis=0)
     result -= low
     result *= weight.reshape(shape)
     result += low
@@ -67,7 +68,10 @@ class Selector(Protocol):
     ) -> npt.NDArray[np.float64]:
         """Non-negative criterion of every item, shape (n_examinees, n_items); larger is better.
 
-        Always a new array (the engine marks ineligible items in it in place).
+        ``theta`` and ``n_scored`` have shape (n_examinees,) and ``log_posterior``
+        (n_examinees, n_nodes); for one examinee they may be scalars and (n_nodes,), and the
+        criterion has shape (n_items,). Always a new array (the engine marks ineligible items in
+        it in place).
         """
         ...
 
@@ -75,11 +79,8 @@ class Selector(Protocol):
 def _select(selector: Selector, pool: ItemPool, state: ExamState) -> int | None:
     """The eligible item of highest criterion for one exam, ignoring exposure control."""
     criterion = selector.criterion(
-        pool,
-        np.array([state.selection_theta]),
-        state.log_posterior[None, :],
-        np.array([state.n_scored]),
-    )[0]
+        pool, np.float64(state.selection_theta), state.log_posterior, np.int64(state.n_scored)
+    )
     eligible = state.eligible_mask()
     if not eligible.any():
         return None
@@ -104,7 +105,7 @@ class MaxInfoSelector:
         log_posterior: npt.NDArray[np.float64],
         n_scored: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float64]:
-        """Criterion of every item, shape (n_examinees, n_items)."""
+        """Criterion of every item, shape (n_examinees, n_items) or (n_items,) for one."""
         return interpolate_rows(pool.information_grid, pool.selection_nodes, theta)
 
     def select(self, pool: ItemPool, state: ExamState) -> int | None:
@@ -134,7 +135,7 @@ class KullbackLeiblerSelector:
         log_posterior: npt.NDArray[np.float64],
         n_scored: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float64]:
-        """Criterion of every item, shape (n_examinees, n_items)."""
+        """Criterion of every item, shape (n_examinees, n_items) or (n_items,) for one."""
         probabilities, cumulative = pool.kl_tables
         nodes = pool.selection_nodes
         delta = self.window / np.sqrt(np.maximum(n_scored, 1))
@@ -144,9 +145,9 @@ class KullbackLeiblerSelector:
         integral = interpolate_rows(cumulative, nodes, high) - interpolate_rows(
             cumulative, nodes, low
         )
-        width = (high - low)[:, None, None]
+        width = np.expand_dims(high - low, (-1, -2))
         log_p_hat = np.log(np.maximum(p_hat, _FLOOR))
-        index = (p_hat * (width * log_p_hat - integral)).sum(axis=2)
+        index = (p_hat * (width * log_p_hat - integral)).sum(axis=-1)
         return np.maximum(index, 0.0)
 
     def select(self, pool: ItemPool, state: ExamState) -> int | None:
@@ -172,10 +173,10 @@ class PosteriorWeightedInfoSelector:
         log_posterior: npt.NDArray[np.float64],
         n_scored: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.float64]:
-        """Criterion of every item, shape (n_examinees, n_items)."""
-        shifted = log_posterior - log_posterior.max(axis=1, keepdims=True)
+        """Criterion of every item, shape (n_examinees, n_items) or (n_items,) for one."""
+        shifted = log_posterior - log_posterior.max(axis=-1, keepdims=True)
         posterior = np.exp(shifted)
-        posterior /= posterior.sum(axis=1, keepdims=True)
+        posterior /= posterior.sum(axis=-1, keepdims=True)
         return posterior @ pool.information_posterior_grid
 
     def select(self, pool: ItemPool, state: ExamState) -> int | None:

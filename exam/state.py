@@ -10,7 +10,7 @@ responses and the session seed rebuild it exactly (:func:`exam.engine.replay`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -142,8 +142,10 @@ class ExamState:
     @property
     def elapsed_s(self) -> float | None:
         """Elapsed seconds at the last answer (None if never given)."""
-        known = [e for e in self.elapsed if e is not None]
-        return known[-1] if known else None
+        for elapsed in reversed(self.elapsed):
+            if elapsed is not None:
+                return elapsed
+        return None
 
     @property
     def selection_theta(self) -> float:
@@ -154,6 +156,21 @@ class ExamState:
         if self.n_scored == 0:
             return self.start_theta
         return self.theta
+
+    def _evolve(self, **changes: Any) -> ExamState:
+        """A copy with some fields changed: :func:`dataclasses.replace` without ``__init__``.
+
+        The engine makes two states per answer, inside the web request, and ``replace`` passes
+        all 22 fields through ``__init__`` again (several microseconds). A state has no
+        ``__post_init__`` and nothing derived from its fields, so copying them is the same.
+        """
+        unknown = changes.keys() - self.__dict__.keys()
+        if unknown:
+            raise TypeError(f"ExamState has no field {sorted(unknown)[0]!r}")
+        state = object.__new__(ExamState)
+        state.__dict__.update(self.__dict__)
+        state.__dict__.update(changes)
+        return state
 
     def eligible_mask(self) -> npt.NDArray[np.bool_]:
         """Scored items this exam may still give (before content and exposure rules)."""

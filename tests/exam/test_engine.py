@@ -281,3 +281,135 @@ def test_engine_and_simulator_give_the_same_items_for_the_same_answers(
         )
         assert state.finished
         assert state.result.theta == pytest.approx(result.theta[row], abs=1e-9)
+
+
+def test_the_stream_generators_are_default_rng_of_the_seed_list() -> None:
+    from exam.engine import _rng
+
+    rng = np.random.default_rng(3)
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**63 - 2, *rng.integers(0, 2**63 - 1, 20).tolist()]
+    for seed in seeds:
+        for stream, position in [(0, 0), (1, 0), (1, 1), (1, 37), (1, 2**33)]:
+            expected = np.random.default_rng([seed, stream, position])
+            got = _rng(seed, stream, position)
+            assert got.bit_generator.state == expected.bit_generator.state
+            assert got.random(4).tolist() == expected.random(4).tolist()
+    with pytest.raises(ValueError, match="non-negative"):
+        _rng(-1, 0)
+
+
+def test_a_state_evolves_as_dataclasses_replace_makes_it(pool_200: ItemPool) -> None:
+    from dataclasses import fields, replace
+
+    from exam import ExamState
+
+    state = step(start(pool_200, Blueprint.fixed_length(10), 4), 1, elapsed_s=3.0)
+    changes = {"theta": 1.25, "administered": (1, 2), "decision": -1, "current_index": None}
+    evolved, replaced = state._evolve(**changes), replace(state, **changes)
+    assert evolved is not state and state.theta != 1.25
+    for field in fields(ExamState):
+        assert getattr(evolved, field.name) is getattr(replaced, field.name)
+    assert not hasattr(ExamState, "__post_init__")  # _evolve relies on there being none
+    with pytest.raises(TypeError, match="no field 'thetaa'"):
+        state._evolve(thetaa=1.0)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"length": {"min": 5, "max": 15}, "exposure": {"method": "randomesque"}},
+        {
+            "length": {"min": 5, "max": 15},
+            "selection": {"rule": "kl"},
+            "exposure": {"method": "sympson_hetter"},
+            "content": {
+                "constraints": [
+                    {"kind": "domain", "code": "VN-TT02-2025:1", "min": 3},
+                    {"kind": "topic", "code": "T-SEC", "max": 2},
+                ]
+            },
+        },
+        {
+            "length": {"min": 5, "max": 15},
+            "selection": {"rule": "mpwi"},
+            "content": {
+                "method": "kingsbury_zara",
+                "constraints": [{"kind": "domain", "code": "VN-TT02-2025:2", "min": 3}],
+            },
+            "classification": {"rule": "sprt"},
+            "cut_theta": 0.3,
+        },
+        {
+            "length": {"min": 5, "max": 15},
+            "estimation": {"interim": "map"},
+            "exposure": {"method": "a_stratified", "strata": 3},
+            "se_target": 0.4,
+        },
+        {"mode": "fixed", "length": {"min": 12, "max": 12}, "time_limit_s": 50.0},
+    ],
+)
+def test_the_batch_functions_give_one_examinee_what_a_batch_of_one_gives(
+    pool_200: ItemPool, document: dict
+) -> None:
+    from exam.engine import define_exam, select_pretest, select_scored, stop_codes
+
+    definition = define_exam(pool_200, Blueprint.from_dict(document))
+    rng = np.random.default_rng(12)
+    for number in range(25):
+        state = start(pool_200, definition.blueprint, number)
+        for _ in range(int(rng.integers(0, 12))):
+            if state.finished:
+                break
+            state = step(state, int(rng.integers(0, 2)), elapsed_s=5.0 * state.position)
+        theta, start_theta, n_scored = state.theta, state.start_theta, state.n_scored
+        one = select_scored(
+            definition,
+            np.float64(theta),
+            state.log_posterior,
+            np.int64(n_scored),
+            state.blocked,
+            state.content_counts,
+            np.random.default_rng(number),
+            state.form_rank,
+            np.float64(start_theta),
+        )
+        batch = select_scored(
+            definition,
+            np.array([theta]),
+            state.log_posterior[None, :],
+            np.array([n_scored]),
+            state.blocked[None, :],
+            state.content_counts[None, :],
+            np.random.default_rng(number),
+            state.form_rank,
+            np.array([start_theta]),
+        )
+        assert np.ndim(one[0]) == 0 and int(one[0]) == int(batch[0][0])
+        if batch[1] is not None:
+            assert one[1].tolist() == batch[1][0].tolist()
+            assert one[2].tolist() == batch[2][0].tolist()
+        assert int(select_pretest(definition, state.blocked, np.random.default_rng(1))) == int(
+            select_pretest(definition, state.blocked[None, :], np.random.default_rng(1))[0]
+        )
+        for elapsed in (np.nan, 10.0, 60.0):
+            one_code = stop_codes(
+                definition,
+                np.int64(n_scored),
+                np.float64(theta),
+                np.float64(state.se),
+                state.sprt_log_likelihood,
+                state.content_counts,
+                np.bool_(False),
+                np.float64(elapsed),
+            )
+            batch_code = stop_codes(
+                definition,
+                np.array([n_scored]),
+                np.array([theta]),
+                np.array([state.se]),
+                state.sprt_log_likelihood[None, :],
+                state.content_counts[None, :],
+                np.array([False]),
+                np.array([elapsed]),
+            )
+            assert [int(v) for v in one_code] == [int(v[0]) for v in batch_code]
