@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,13 +266,11 @@ class PoolCache:
         self._fixtures: OrderedDict[int, SessionFixture] = OrderedDict()
         # item versions whose administration this process saw committed (never undone)
         self._administered: set[int] = set()
-        # course outlines for result pages: display data, re-read after outline_ttl_s
-        self._outlines: dict[str, tuple[float, CourseOutline]] = {}
+        # read-mostly data with a bounded age: (kind, key) -> (monotonic time read, value).
+        # Course outlines and completion rules are re-read after outline_ttl_s, the items
+        # each exam draws from at a start after selection_ttl_s.
+        self._timed: dict[tuple[str, str], tuple[float, Any]] = {}
         self.outline_ttl_s = 60.0
-        # the completion rule and topics of each course, re-read after outline_ttl_s
-        self._bases: dict[str, tuple[float, CompletionBasis]] = {}
-        # the items each exam draws from at a start, re-read after selection_ttl_s
-        self._selections: dict[str, tuple[float, dict[str, list[int]], str]] = {}
         self.selection_ttl_s = 30.0
         self._lock = threading.Lock()
         self.loads = 0
@@ -360,6 +359,19 @@ class PoolCache:
             while len(self._fixtures) > self.max_states:
                 self._fixtures.popitem(last=False)
 
+    def _read_at_most_every(
+        self, ttl_s: float, key: tuple[str, str], load: Callable[[], Any]
+    ) -> Any:
+        """``load()``'s value for ``key``, loaded again once it is ``ttl_s`` seconds old."""
+        with self._lock:
+            cached = self._timed.get(key)
+        if cached is not None and time.monotonic() - cached[0] < ttl_s:
+            return cached[1]
+        value = load()
+        with self._lock:
+            self._timed[key] = (time.monotonic(), value)
+        return value
+
     def selection(
         self, session: Session, definition: ExamDefinition
     ) -> tuple[dict[str, list[int]], str]:
@@ -369,43 +381,34 @@ class PoolCache:
         An item retired, pretested or recalibrated reaches exams that start within that time
         (sessions already running keep the pool they started with, as always).
         """
-        with self._lock:
-            cached = self._selections.get(definition.id)
-        if cached is not None and time.monotonic() - cached[0] < self.selection_ttl_s:
-            return cached[1], cached[2]
-        pool_items = select_pool_items(session, definition)
-        version = pool_version(pool_items)
-        with self._lock:
-            self._selections[definition.id] = (time.monotonic(), pool_items, version)
-        return pool_items, version
+
+        def load() -> tuple[dict[str, list[int]], str]:
+            pool_items = select_pool_items(session, definition)
+            return pool_items, pool_version(pool_items)
+
+        return self._read_at_most_every(self.selection_ttl_s, ("selection", definition.id), load)
 
     def completion_basis(self, session: Session, course_id: str) -> CompletionBasis:
-        """The course's :class:`CompletionBasis`, read at most once per
-        ``outline_ttl_s`` seconds: a changed completion rule or mandatory topic applies to the
-        exams started after that time."""
-        with self._lock:
-            cached = self._bases.get(course_id)
-        if cached is not None and time.monotonic() - cached[0] < self.outline_ttl_s:
-            return cached[1]
-        course = session.get(Course, course_id)
-        if course is None:
-            raise LookupError(f"no course {course_id!r}")
-        basis = completion_basis(session, course)
-        with self._lock:
-            self._bases[course_id] = (time.monotonic(), basis)
-        return basis
+        """The course's :class:`CompletionBasis`, read at most once per ``outline_ttl_s``
+        seconds: a changed completion rule or mandatory topic applies to the exams started
+        after that time."""
+
+        def load() -> CompletionBasis:
+            course = session.get(Course, course_id)
+            if course is None:
+                raise LookupError(f"no course {course_id!r}")
+            return completion_basis(session, course)
+
+        return self._read_at_most_every(self.outline_ttl_s, ("basis", course_id), load)
 
     def course_outline(self, session: Session, course_id: str) -> CourseOutline:
         """The outline of ``course_id``, read at most once per ``outline_ttl_s`` seconds: a
         renamed topic or domain shows on result pages within that time."""
-        with self._lock:
-            cached = self._outlines.get(course_id)
-        if cached is not None and time.monotonic() - cached[0] < self.outline_ttl_s:
-            return cached[1]
-        outline = load_course_outline(session, course_id)
-        with self._lock:
-            self._outlines[course_id] = (time.monotonic(), outline)
-        return outline
+        return self._read_at_most_every(
+            self.outline_ttl_s,
+            ("outline", course_id),
+            lambda: load_course_outline(session, course_id),
+        )
 
     def is_administered(self, version_id: int) -> bool:
         """Whether this process saw a transaction marking ``version_id`` administered commit."""
