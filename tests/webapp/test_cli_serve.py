@@ -114,7 +114,8 @@ def test_serve_runs_gunicorn_with_workers_that_share_the_database(database, tmp_
             assert "Đăng nhập" in r.read().decode()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        # gunicorn may take its whole graceful timeout (30 s) to stop a worker still booting
+        output, _ = process.communicate(timeout=60)
     text = output.decode()
     assert "gunicorn" in text
     assert text.count("Booting worker") == 2
