@@ -114,16 +114,15 @@ def completion_basis(session: Session, course: Course) -> CompletionBasis:
     return CompletionBasis(CompletionRule.from_mapping(course.completion_rule), topics)
 
 
-def course_completion_of(
-    session: Session, user_id: int, course: Course, *, basis: CompletionBasis | None = None
-) -> CompletionStatus:
-    """The course completion rule applied to the learner's completed topics (``basis`` when the
-    caller holds it)."""
-    if basis is None:
-        basis = completion_basis(session, course)
-    return evaluate_completion(
-        basis.rule, list(basis.topics), completed_topic_ids(session, user_id)
-    )
+def course_completion_of(session: Session, user_id: int, course: Course) -> CompletionStatus:
+    """The course completion rule applied to the learner's completed topics."""
+    return completion_of(session, user_id, completion_basis(session, course))
+
+
+def completion_of(session: Session, user_id: int, basis: CompletionBasis) -> CompletionStatus:
+    """The completion rule of ``basis`` applied to the learner's completed topics."""
+    completed = completed_topic_ids(session, user_id)
+    return evaluate_completion(basis.rule, list(basis.topics), completed)
 
 
 def record_quiz_result(
@@ -242,9 +241,7 @@ def eligibility(
         if course is None:
             raise NotFoundError(f"exam {definition.id!r} names an unknown course")
         basis = completion_basis(session, course)
-    if not evaluate_completion(
-        basis.rule, list(basis.topics), completed_topic_ids(session, user_id)
-    ).complete:
+    if not completion_of(session, user_id, basis).complete:
         return Eligibility(
             False, IneligibleReason.COURSE_INCOMPLETE, attempts_used=used, attempts_left=left
         )
