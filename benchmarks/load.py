@@ -322,9 +322,10 @@ class Client:
 
 @dataclass
 class SlotOutcome:
-    """What one examinee slot did: (end time, latency) of each answer, exams, errors."""
+    """What one examinee slot did: (end time, latency, whether it ended the exam) of each
+    answer, exams, errors."""
 
-    answers: list[tuple[float, float]] = field(default_factory=list)
+    answers: list[tuple[float, float, bool]] = field(default_factory=list)
     start_latencies_s: list[float] = field(default_factory=list)
     exams_finished: int = 0
     errors: list[str] = field(default_factory=list)
@@ -353,12 +354,17 @@ def run_slot(
     learners: queue.SimpleQueue[str],
     keys: dict[str, dict[str, Any]],
     interval_s: float,
-    barrier: threading.Barrier,
+    barrier: threading.Barrier | None,
     window: list[float],
     seed: int,
+    ramp_s: float = 0.0,
 ) -> SlotOutcome:
     """One concurrent examinee: learner after learner, start and answer to the end, until the
-    measurement window closes (an exam in progress then is left open)."""
+    measurement window closes (an exam in progress then is left open).
+
+    With ``barrier``, every slot starts its first exam at once and the window opens when all
+    have; without, the slot starts at a random moment of the first ``ramp_s`` seconds and the
+    window is already set."""
     outcome = SlotOutcome()
     rng = random.Random(seed)
     client = Client(port)
@@ -373,9 +379,12 @@ def run_slot(
         return state
 
     try:
+        if barrier is None:
+            time.sleep(rng.uniform(0, ramp_s))
         token = learners.get_nowait()
         state = start(token)
-        barrier.wait(timeout=120)  # every slot has started an exam: the window opens
+        if barrier is not None:
+            barrier.wait(timeout=120)  # every slot has started an exam: the window opens
         if state is None:
             return outcome
         window_end = window[1]
@@ -419,11 +428,12 @@ def run_slot(
             if status != 200:
                 outcome.errors.append(f"answer: HTTP {status} {state}")
                 return outcome
-            outcome.answers.append((ended, ended - began))
+            outcome.answers.append((ended, ended - began, state["status"] != "open"))
         return outcome
     except (OSError, http.client.HTTPException, threading.BrokenBarrierError) as error:
         outcome.errors.append(f"{type(error).__name__}: {error}")
-        barrier.abort()  # never leave the other slots waiting for this one
+        if barrier is not None:
+            barrier.abort()  # never leave the other slots waiting for this one
         return outcome
     finally:
         outcome.reconnects = client.reconnects
@@ -447,8 +457,16 @@ def exam_run(
     rate: float,
     duration_s: float,
     seed: int,
+    ramp_s: float = 0.0,
+    on_window: Any = None,
 ) -> dict[str, Any]:
-    """``examinees`` concurrent examinees for ``duration_s`` seconds; figures of that window."""
+    """``examinees`` concurrent examinees for ``duration_s`` seconds; figures of that window.
+
+    With ``ramp_s`` > 0 the examinees start their first exams at random over that many seconds
+    and the window opens after them, so that it sees examinees at every stage of their exams,
+    as a day of real exams does; with 0 all start at once and the window opens then, so it
+    also sees the waves of last answers and new starts that follow. ``on_window(edge)`` is
+    called with "open" and "close" at the window's edges (to read CPU counters there)."""
     learners: queue.SimpleQueue[str] = queue.SimpleQueue()
     for token in tokens:
         learners.put(token)
@@ -460,21 +478,41 @@ def exam_run(
         window[0] = time.perf_counter()
         window[1] = window[0] + duration_s
 
-    barrier = threading.Barrier(examinees, action=open_window)
+    barrier = None
+    if ramp_s > 0:
+        window[0] = time.perf_counter() + ramp_s
+        window[1] = window[0] + duration_s
+    else:
+        barrier = threading.Barrier(examinees, action=open_window)
+
+    def watch_window() -> None:
+        while not window[1]:
+            time.sleep(0.005)
+        for edge, at in (("open", window[0]), ("close", window[1])):
+            time.sleep(max(0.0, at - time.perf_counter()))
+            if on_window is not None:
+                on_window(edge)
+
+    watcher = threading.Thread(target=watch_window, daemon=True)
+    watcher.start()
     with ThreadPoolExecutor(examinees) as pool:
         futures = [
-            pool.submit(run_slot, port, learners, keys, interval_s, barrier, window, seed + index)
+            pool.submit(
+                run_slot, port, learners, keys, interval_s, barrier, window, seed + index, ramp_s
+            )
             for index in range(examinees)
         ]
-        cpu_began = time.process_time()
         outcomes = [future.result() for future in futures]
-        client_cpu = time.process_time() - cpu_began
+    watcher.join(timeout=5)
     in_window = [
-        latency
+        (latency, last)
         for outcome in outcomes
-        for ended, latency in outcome.answers
+        for ended, latency, last in outcome.answers
         if window[0] <= ended <= window[1]
     ]
+    last_answers = [latency for latency, last in in_window if last]
+    next_answers = [latency for latency, last in in_window if not last]
+    in_window = [latency for latency, _last in in_window]
     starts = [latency for outcome in outcomes for latency in outcome.start_latencies_s]
     return {
         "examinees": examinees,
@@ -489,10 +527,14 @@ def exam_run(
         "p99_ms": 1000 * percentile(in_window, 0.99),
         "max_ms": 1000 * max(in_window, default=float("nan")),
         "mean_ms": 1000 * statistics.fmean(in_window) if in_window else float("nan"),
+        "next_p50_ms": 1000 * percentile(next_answers, 0.50),
+        "next_p95_ms": 1000 * percentile(next_answers, 0.95),
+        "last_answers": len(last_answers),
+        "last_p50_ms": 1000 * percentile(last_answers, 0.50),
+        "last_p95_ms": 1000 * percentile(last_answers, 0.95),
         "starts": len(starts),
         "start_p50_ms": 1000 * percentile(starts, 0.50),
         "start_p95_ms": 1000 * percentile(starts, 0.95),
-        "client_cpu_s": client_cpu,
     }
 
 
@@ -591,6 +633,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--duration", type=float, default=30.0, help="seconds of the measured exam run"
     )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="seconds over which the examinees start their first exams, before the window "
+        "opens (default: one shortest exam at the offered pace; 0: all at once)",
+    )
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--log", type=Path, default=None, help="server log (default: a temp file)")
     parser.add_argument(
@@ -612,8 +661,10 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         # enough learners for every exam the slots can start in the window (at least 15
         # answers each; with --rate 0 the rate is bounded by the server, assumed < 800/s)
+        if args.ramp is None:
+            args.ramp = MIN_EXAM_LENGTH * args.examinees / args.rate if args.rate > 0 else 0.0
         n_exam_learners = args.examinees + math.ceil(
-            (args.rate or 800.0) * args.duration / MIN_EXAM_LENGTH
+            (args.rate or 800.0) * (args.duration + args.ramp) / MIN_EXAM_LENGTH
         )
         usernames, keys = prepare_database(url, n_exam_learners + args.starts)
         print(
@@ -630,10 +681,17 @@ def main(argv: list[str] | None = None) -> int:
         tokens = issue_tokens(server.port, usernames, min(50, len(usernames)))
         print(f"{len(tokens)} tokens issued ({time.perf_counter() - began:.1f} s)")
 
-        load_before = os.getloadavg()
-        server_cpu_before = cpu_seconds(server.worker_pids())
-        database_before = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
-        busy_before = machine_busy()
+        counters: dict[str, dict[str, Any]] = {}
+
+        def read_counters(edge: str) -> None:
+            counters[edge] = {
+                "server": cpu_seconds(server.worker_pids()),
+                "database": {pid: cpu_seconds([pid]) for pid in postgres_pids()},
+                "client": time.process_time(),
+                "busy": machine_busy(),
+                "load": os.getloadavg()[0],
+            }
+
         exam = exam_run(
             server.port,
             [tokens[name] for name in usernames[:n_exam_learners]],
@@ -642,16 +700,27 @@ def main(argv: list[str] | None = None) -> int:
             rate=args.rate,
             duration_s=args.duration,
             seed=args.seed,
+            ramp_s=args.ramp,
+            on_window=read_counters,
         )
-        server_cpu = cpu_seconds(server.worker_pids()) - server_cpu_before
-        # backends that connected during the run count from zero
+        for edge in ("open", "close"):  # a window that never opened (an error): read now
+            if edge not in counters:
+                read_counters(edge)
+        opened, closed = counters["open"], counters["close"]
+        server_cpu = closed["server"] - opened["server"]
+        # backends that connected during the window count from zero
         database_cpu = sum(
-            cpu_seconds([pid]) - database_before.get(pid, 0.0) for pid in postgres_pids()
+            seconds - opened["database"].get(pid, 0.0)
+            for pid, seconds in closed["database"].items()
         )
-        busy_after = machine_busy()
-        machine_share = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
-        load_after = os.getloadavg()
+        client_cpu = closed["client"] - opened["client"]
+        busy_jiffies = closed["busy"][0] - opened["busy"][0]
+        machine_share = busy_jiffies / (closed["busy"][1] - opened["busy"][1])
+        cores = os.cpu_count() or 1
         offered = f"{args.rate:g} answers/s offered" if args.rate > 0 else "no pause"
+        offered += (
+            f", first starts over {args.ramp:.1f} s" if args.ramp else ", all started at once"
+        )
         print(
             f"\nexam run: {exam['examinees']} concurrent examinees ({offered}), "
             f"{exam['exams_finished']} exams finished, {exam['answers']} answers in "
@@ -663,15 +732,26 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {exam['p99_ms']:.1f}  max {exam['max_ms']:.1f}  mean {exam['mean_ms']:.1f}"
         )
         print(
+            f"    to a next item        p50 {exam['next_p50_ms']:.1f}  "
+            f"p95 {exam['next_p95_ms']:.1f}"
+        )
+        print(
+            f"    ending the exam       {exam['last_answers']} answers, p50 "
+            f"{exam['last_p50_ms']:.1f}  p95 {exam['last_p95_ms']:.1f}"
+        )
+        print(
             f"  start latency ms        {exam['starts']} starts, p50 {exam['start_p50_ms']:.1f}  "
             f"p95 {exam['start_p95_ms']:.1f}"
         )
         print(
             f"  CPU s                   server {server_cpu:.1f}  PostgreSQL {database_cpu:.1f}  "
-            f"client {exam['client_cpu_s']:.1f}  (of {2 * exam['elapsed_s']:.1f} on 2 cores; "
-            f"machine {100 * machine_share:.0f}% busy)"
+            f"client {client_cpu:.1f}  (of {cores * exam['elapsed_s']:.1f} on {cores} cores in the "
+            f"window; machine {100 * machine_share:.0f}% busy)"
         )
-        print(f"  load average            before {load_before[0]:.2f}  after {load_after[0]:.2f}")
+        print(
+            f"  load average            window open {opened['load']:.2f}  "
+            f"closed {closed['load']:.2f}"
+        )
         print(f"  errors {len(exam['errors'])}, reconnects {exam['reconnects']}")
         for error in exam["errors"][:5]:
             print(f"    {error}")

@@ -113,5 +113,8 @@ class _GunicornApplication(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from webapp.app import create_app
+        from webapp.memory import freeze_long_lived_objects
 
-        return create_app()
+        app = create_app()
+        freeze_long_lived_objects()
+        return app
