@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from webapp.app import create_app
 from webapp.config import check_production_config
-from webapp.memory import freeze_long_lived_objects
+from webapp.worker import prepare_worker_interpreter
 
 app = create_app()
 check_production_config(app.config)
-freeze_long_lived_objects()
+prepare_worker_interpreter()

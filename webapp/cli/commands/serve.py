@@ -113,8 +113,8 @@ class _GunicornApplication(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from webapp.app import create_app
-        from webapp.memory import freeze_long_lived_objects
+        from webapp.worker import prepare_worker_interpreter
 
         app = create_app()
-        freeze_long_lived_objects()
+        prepare_worker_interpreter()
         return app

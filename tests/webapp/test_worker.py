@@ -1,4 +1,4 @@
-"""A serving worker's app is out of the garbage collector's view once built."""
+"""A serving worker tunes its interpreter once its app is built."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 
+from webapp.worker import SWITCH_INTERVAL_S
+
 _PROBE = """
-import gc, json
+import gc, json, sys
 from webapp.cli.commands.serve import _GunicornApplication
 tracked_before = len(gc.get_objects())
 app = _GunicornApplication({"bind": "127.0.0.1:0"}).load()
@@ -17,11 +19,12 @@ print(json.dumps({
     "frozen": gc.get_freeze_count(),
     "tracked": len(gc.get_objects()),
     "app": type(app).__name__,
+    "switch_interval": sys.getswitchinterval(),
 }))
 """
 
 
-def test_a_gunicorn_worker_freezes_what_it_holds_for_its_whole_life(tmp_path):
+def test_a_gunicorn_worker_freezes_its_startup_objects_and_shortens_thread_slices(tmp_path):
     env = {
         **os.environ,
         "SATHACH_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite'}",
@@ -35,3 +38,4 @@ def test_a_gunicorn_worker_freezes_what_it_holds_for_its_whole_life(tmp_path):
     # the modules, the ORM metadata and the app are frozen; almost nothing is left to traverse
     assert counts["frozen"] > max(50_000, counts["tracked_before"])
     assert counts["tracked"] < counts["frozen"] / 20
+    assert counts["switch_interval"] == SWITCH_INTERVAL_S < 0.005  # CPython's default: 5 ms
