@@ -14,11 +14,18 @@ have completed every topic (so all may take the final exam). It starts ``sathach
 (gunicorn, ``--workers`` x ``--threads``, access log off) on a free loopback port, issues every
 learner a token through ``POST /api/v1/auth/token``, then:
 
-1. the exam run: ``--examinees`` threads, each with its own keep-alive HTTP/1.1 connection,
-   start the final exam and answer it to the end (right with a per-examinee probability, so
-   exams end at different lengths). With ``--rate R`` each examinee paces its answers so that
-   all of them together offer R answers per second (a fixed schedule: an examinee that falls
-   behind sends at once); ``--rate 0`` sends the next answer as soon as the reply arrives.
+1. the exam run: ``--examinees`` simulated examinees, each with its own keep-alive HTTP/1.1
+   connection (all on one event loop in one thread, as wrk does, so that the client neither
+   takes the server's cores with hundreds of threads nor adds their scheduling to what it
+   measures), start the final exam and answer it to the end (right with a per-examinee
+   probability, so exams end at different lengths). With ``--rate R`` each examinee paces its
+   answers so that all of them together offer R answers per second (a fixed schedule: an
+   examinee that falls behind sends at once); ``--rate 0`` sends the next answer as soon as
+   the reply arrives. The examinees start their first exams at random over ``--ramp``
+   seconds (default: one shortest exam at the offered pace) and the measured window of
+   ``--duration`` seconds opens after that, so it sees examinees at every stage of their
+   exams; ``--ramp 0`` starts all at once and also measures the waves of last answers and new
+   starts that follow.
 2. the burst: ``--starts`` other learners start the final exam at once, through
    ``--burst-connections`` keep-alive connections.
 
@@ -31,11 +38,11 @@ server (its whole process group) and the schema are removed at the end, also on 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import math
 import os
-import queue
 import random
 import secrets
 import signal
@@ -43,9 +50,7 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,48 +299,71 @@ class Server:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection to the server, reconnecting when the server closes it."""
+    """One keep-alive HTTP/1.1 connection to the server, on the event loop of the examinees.
+
+    All examinees share one thread and one event loop, as a load generator such as wrk does: 200
+    client threads would compete with the server for the same two cores and add their own
+    scheduling delays to every measured latency. It speaks just the HTTP/1.1 the server sends
+    here (a status line, headers, a ``Content-Length`` body) and reconnects once when the server
+    has closed an idle keep-alive connection; every call here is safe to repeat (answers are
+    idempotent per position).
+    """
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.connection: http.client.HTTPConnection | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
         self.reconnects = 0
 
-    def request(
+    async def request(
         self, method: str, path: str, *, token: str | None = None, body: Any = None
     ) -> tuple[int, Any]:
-        headers = {"Accept": "application/json"}
+        payload = b"" if body is None else json.dumps(body).encode()
+        head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: application/json"]
         if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = None
+            head.append(f"Authorization: Bearer {token}")
         if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            head.append("Content-Type: application/json")
+        head.append(f"Content-Length: {len(payload)}")
+        message = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
         for attempt in range(2):
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(
-                    "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S
-                )
             try:
-                self.connection.request(method, path, body=payload, headers=headers)
-                reply = self.connection.getresponse()
-                data = reply.read()
+                status, headers, data = await asyncio.wait_for(
+                    self._exchange(message), REQUEST_TIMEOUT_S
+                )
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # The server closed an idle keep-alive connection: every call here is safe to
-                # repeat (answers are idempotent per position), so reconnect once.
+            except (ConnectionError, asyncio.IncompleteReadError):
                 self.close()
                 self.reconnects += 1
                 if attempt == 1:
                     raise
-        if reply.getheader("Connection", "").lower() == "close":
+        if headers.get("connection", "").lower() == "close":
             self.close()
-        return reply.status, json.loads(data) if data else None
+        return status, json.loads(data) if data else None
+
+    async def _exchange(self, message: bytes) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(message)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "chunked" in headers.get("transfer-encoding", ""):
+            raise http.client.HTTPException("a chunked reply: this client reads Content-Length")
+        length = int(headers.get("content-length", "0"))
+        data = await self.reader.readexactly(length) if length else b""
+        return status, headers, data
 
     def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,30 +382,46 @@ class SlotOutcome:
     reconnects: int = 0
 
 
-def issue_tokens(port: int, usernames: list[str], connections: int) -> dict[str, str]:
-    local = threading.local()
+async def _over_connections(
+    port: int, jobs: list[Any], connections: int, work: Any
+) -> tuple[list[Any], list[Client]]:
+    """Run ``await work(client, job)`` for every job through ``connections`` clients; results
+    in the order of ``jobs``."""
+    results: list[Any] = [None] * len(jobs)
+    pending = iter(enumerate(jobs))
+    clients = [Client(port) for _ in range(min(connections, len(jobs)))]
 
-    def issue(username: str) -> tuple[str, str]:
-        if not hasattr(local, "client"):
-            local.client = Client(port)
-        status, body = local.client.request(
+    async def drain(client: Client) -> None:
+        for index, job in pending:
+            results[index] = await work(client, job)
+
+    await asyncio.gather(*(drain(client) for client in clients))
+    return results, clients
+
+
+async def issue_tokens(port: int, usernames: list[str], connections: int) -> dict[str, str]:
+    async def issue(client: Client, username: str) -> tuple[str, str]:
+        status, body = await client.request(
             "POST", "/api/v1/auth/token", body={"username": username, "password": PASSWORD}
         )
         if status != 200:
             raise RuntimeError(f"token for {username}: HTTP {status} {body}")
         return username, body["token"]
 
-    with ThreadPoolExecutor(connections) as pool:
-        return dict(pool.map(issue, usernames))
+    results, clients = await _over_connections(port, usernames, connections, issue)
+    for client in clients:
+        client.close()
+    return dict(results)
 
 
-def run_slot(
+async def run_slot(
     port: int,
-    learners: queue.SimpleQueue[str],
+    learners: list[str],
     keys: dict[str, dict[str, Any]],
     interval_s: float,
-    barrier: threading.Barrier | None,
+    barrier: asyncio.Barrier | None,
     window: list[float],
+    open_window: Any,
     seed: int,
     ramp_s: float = 0.0,
 ) -> SlotOutcome:
@@ -386,14 +430,14 @@ def run_slot(
 
     With ``barrier``, every slot starts its first exam at once and the window opens when all
     have; without, the slot starts at a random moment of the first ``ramp_s`` seconds and the
-    window is already set."""
+    window is already set. ``learners`` is shared: each slot takes the next token from it."""
     outcome = SlotOutcome()
     rng = random.Random(seed)
     client = Client(port)
 
-    def start(token: str) -> dict[str, Any] | None:
+    async def start(token: str) -> dict[str, Any] | None:
         began = time.perf_counter()
-        status, state = client.request("POST", f"/api/v1/exams/{FINAL}/sessions", token=token)
+        status, state = await client.request("POST", f"/api/v1/exams/{FINAL}/sessions", token=token)
         outcome.start_latencies_s.append(time.perf_counter() - began)
         if status not in (200, 201):
             outcome.errors.append(f"start: HTTP {status} {state}")
@@ -402,11 +446,13 @@ def run_slot(
 
     try:
         if barrier is None:
-            time.sleep(rng.uniform(0, ramp_s))
-        token = learners.get_nowait()
-        state = start(token)
+            await asyncio.sleep(rng.uniform(0, ramp_s))
+        token = learners.pop()
+        state = await start(token)
         if barrier is not None:
-            barrier.wait(timeout=120)  # every slot has started an exam: the window opens
+            # every slot has started an exam: the window opens
+            await asyncio.wait_for(barrier.wait(), 120)
+            open_window()
         if state is None:
             return outcome
         window_end = window[1]
@@ -417,12 +463,11 @@ def run_slot(
         while time.perf_counter() < window_end:
             if state["status"] != "open":
                 outcome.exams_finished += 1
-                try:
-                    token = learners.get_nowait()
-                except queue.Empty:
+                if not learners:
                     outcome.errors.append("ran out of prepared learners")
                     return outcome
-                state = start(token)
+                token = learners.pop()
+                state = await start(token)
                 if state is None:
                     return outcome
                 probability_right = rng.uniform(0.35, 0.9)
@@ -433,7 +478,7 @@ def run_slot(
                 return outcome
             pause = next_send - time.perf_counter()
             if pause > 0:
-                time.sleep(pause)
+                await asyncio.sleep(pause)
             next_send = max(next_send + interval_s, time.perf_counter()) if interval_s else 0
             item = state["item"]
             body = {
@@ -442,7 +487,7 @@ def run_slot(
                 "answer": answer_for(keys, item["id"], rng.random() < probability_right),
             }
             began = time.perf_counter()
-            status, state = client.request(
+            status, state = await client.request(
                 "POST", f"/api/v1/sessions/{state['session_id']}/responses", token=token, body=body
             )
             ended = time.perf_counter()
@@ -452,10 +497,10 @@ def run_slot(
                 return outcome
             outcome.answers.append((ended, ended - began, state["status"] != "open"))
         return outcome
-    except (OSError, http.client.HTTPException, threading.BrokenBarrierError) as error:
+    except (OSError, TimeoutError, http.client.HTTPException, asyncio.BrokenBarrierError) as error:
         outcome.errors.append(f"{type(error).__name__}: {error}")
         if barrier is not None:
-            barrier.abort()  # never leave the other slots waiting for this one
+            await barrier.abort()  # never leave the other slots waiting for this one
         return outcome
     finally:
         outcome.reconnects = client.reconnects
@@ -470,7 +515,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def exam_run(
+async def exam_run(
     port: int,
     tokens: list[str],
     keys: dict[str, dict[str, Any]],
@@ -488,44 +533,53 @@ def exam_run(
     and the window opens after them, so that it sees examinees at every stage of their exams,
     as a day of real exams does; with 0 all start at once and the window opens then, so it
     also sees the waves of last answers and new starts that follow. ``on_window(edge)`` is
-    called with "open" and "close" at the window's edges (to read CPU counters there)."""
-    learners: queue.SimpleQueue[str] = queue.SimpleQueue()
-    for token in tokens:
-        learners.put(token)
+    called (on a thread of its own) with "open" and "close" at the window's edges, to read CPU
+    counters there."""
+    learners = list(reversed(tokens))  # each slot pops the next one
     # each slot's interval between answers, so that all of them together offer `rate`
     interval_s = examinees / rate if rate > 0 else 0.0
     window = [0.0, 0.0]
-
-    def open_window() -> None:  # the barrier's action: runs once, when every slot has started
-        window[0] = time.perf_counter()
-        window[1] = window[0] + duration_s
-
     barrier = None
     if ramp_s > 0:
         window[0] = time.perf_counter() + ramp_s
         window[1] = window[0] + duration_s
     else:
-        barrier = threading.Barrier(examinees, action=open_window)
+        barrier = asyncio.Barrier(examinees)
 
-    def watch_window() -> None:
+    async def watch_window() -> None:
         while not window[1]:
-            time.sleep(0.005)
+            await asyncio.sleep(0.005)
         for edge, at in (("open", window[0]), ("close", window[1])):
-            time.sleep(max(0.0, at - time.perf_counter()))
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
             if on_window is not None:
-                on_window(edge)
+                await asyncio.to_thread(on_window, edge)
 
-    watcher = threading.Thread(target=watch_window, daemon=True)
-    watcher.start()
-    with ThreadPoolExecutor(examinees) as pool:
-        futures = [
-            pool.submit(
-                run_slot, port, learners, keys, interval_s, barrier, window, seed + index, ramp_s
+    def open_window() -> None:  # with the barrier: once every slot has started
+        if not window[1]:
+            window[0] = time.perf_counter()
+            window[1] = window[0] + duration_s
+
+    watcher = asyncio.create_task(watch_window())
+    outcomes = await asyncio.gather(
+        *(
+            run_slot(
+                port,
+                learners,
+                keys,
+                interval_s,
+                barrier,
+                window,
+                open_window,
+                seed + index,
+                ramp_s,
             )
             for index in range(examinees)
-        ]
-        outcomes = [future.result() for future in futures]
-    watcher.join(timeout=5)
+        )
+    )
+    try:
+        await asyncio.wait_for(watcher, 5)
+    except TimeoutError:
+        watcher.cancel()  # the window never opened (an error): main reads the counters now
     in_window = [
         (latency, last)
         for outcome in outcomes
@@ -560,29 +614,20 @@ def exam_run(
     }
 
 
-def start_burst(port: int, tokens: list[str], connections: int) -> dict[str, Any]:
-    local = threading.local()
-    clients: list[Client] = []
-    lock = threading.Lock()
-
-    def start(token: str) -> tuple[int, float]:
-        if not hasattr(local, "client"):
-            local.client = Client(port)
-            with lock:
-                clients.append(local.client)
+async def start_burst(port: int, tokens: list[str], connections: int) -> dict[str, Any]:
+    async def start(client: Client, token: str) -> tuple[int, float]:
         began = time.perf_counter()
         try:
-            status, _body = local.client.request(
+            status, _body = await client.request(
                 "POST", f"/api/v1/exams/{FINAL}/sessions", token=token
             )
-        except (OSError, http.client.HTTPException):
+        except (OSError, TimeoutError, http.client.HTTPException):
             status = -1
         return status, time.perf_counter() - began
 
-    with ThreadPoolExecutor(connections) as pool:
-        began = time.perf_counter()
-        results = list(pool.map(start, tokens))
-        elapsed = time.perf_counter() - began
+    began = time.perf_counter()
+    results, clients = await _over_connections(port, tokens, connections, start)
+    elapsed = time.perf_counter() - began
     for client in clients:
         client.close()
     latencies = [latency for _status, latency in results]
@@ -701,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
             f" (log {log_path}); pids {server.worker_pids()}"
         )
         began = time.perf_counter()
-        tokens = issue_tokens(server.port, usernames, min(50, len(usernames)))
+        tokens = asyncio.run(issue_tokens(server.port, usernames, min(50, len(usernames))))
         print(f"{len(tokens)} tokens issued ({time.perf_counter() - began:.1f} s)")
 
         counters: dict[str, dict[str, Any]] = {}
@@ -715,16 +760,18 @@ def main(argv: list[str] | None = None) -> int:
                 "load": os.getloadavg()[0],
             }
 
-        exam = exam_run(
-            server.port,
-            [tokens[name] for name in usernames[:n_exam_learners]],
-            keys,
-            examinees=args.examinees,
-            rate=args.rate,
-            duration_s=args.duration,
-            seed=args.seed,
-            ramp_s=args.ramp,
-            on_window=read_counters,
+        exam = asyncio.run(
+            exam_run(
+                server.port,
+                [tokens[name] for name in usernames[:n_exam_learners]],
+                keys,
+                examinees=args.examinees,
+                rate=args.rate,
+                duration_s=args.duration,
+                seed=args.seed,
+                ramp_s=args.ramp,
+                on_window=read_counters,
+            )
         )
         for edge in ("open", "close"):  # a window that never opened (an error): read now
             if edge not in counters:
@@ -782,10 +829,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.hold:
             input(f"server pids {server.worker_pids()}: press Enter for the burst ")
         load_before = os.getloadavg()
-        burst = start_burst(
-            server.port,
-            [tokens[name] for name in usernames[n_exam_learners:]],
-            args.burst_connections,
+        burst = asyncio.run(
+            start_burst(
+                server.port,
+                [tokens[name] for name in usernames[n_exam_learners:]],
+                args.burst_connections,
+            )
         )
         load_after = os.getloadavg()
         print(
