@@ -642,12 +642,28 @@ async def start_burst(port: int, tokens: list[str], connections: int) -> dict[st
     }
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all CPUs since boot, from /proc/stat (busy excludes idle and
-    iowait): the share of the machine in use over a window is the ratio of the differences."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, steal) jiffies of all CPUs since boot, from /proc/stat (busy excludes idle
+    and iowait; steal is time the hypervisor gave to other guests): the share of the machine in
+    use over a window is the ratio of the differences."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     idle = fields[3] + fields[4]
-    return float(sum(fields) - idle), float(sum(fields))
+    return float(sum(fields) - idle), float(sum(fields)), float(fields[7])
+
+
+def reference_loop_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop, the best of three: how fast this machine's
+    cores are just now. The host's other guests slow them without it showing as stolen time;
+    about 270 ms is a quiet host, 350 and more a busy one, and every process of the run (the
+    client's included) then needs that much more CPU for the same work."""
+    best = math.inf
+    for _ in range(3):
+        began = time.process_time()
+        total = 0
+        for number in range(3_000_000):
+            total += number * number
+        best = min(best, time.process_time() - began)
+    return 1000 * best
 
 
 def postgres_pids() -> list[int]:
@@ -749,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens = asyncio.run(issue_tokens(server.port, usernames, min(50, len(usernames))))
         print(f"{len(tokens)} tokens issued ({time.perf_counter() - began:.1f} s)")
 
+        print(f"reference loop {reference_loop_ms():.0f} ms (a quiet host: about 270)")
         counters: dict[str, dict[str, Any]] = {}
 
         def read_counters(edge: str) -> None:
@@ -785,7 +802,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         client_cpu = closed["client"] - opened["client"]
         busy_jiffies = closed["busy"][0] - opened["busy"][0]
-        machine_share = busy_jiffies / (closed["busy"][1] - opened["busy"][1])
+        total_jiffies = closed["busy"][1] - opened["busy"][1]
+        machine_share = busy_jiffies / total_jiffies
+        steal_share = (closed["busy"][2] - opened["busy"][2]) / total_jiffies
         cores = os.cpu_count() or 1
         offered = f"{args.rate:g} answers/s offered" if args.rate > 0 else "no pause"
         offered += (
@@ -816,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  CPU s                   server {server_cpu:.1f}  PostgreSQL {database_cpu:.1f}  "
             f"client {client_cpu:.1f}  (of {cores * exam['elapsed_s']:.1f} on {cores} cores in the "
-            f"window; machine {100 * machine_share:.0f}% busy)"
+            f"window; machine {100 * machine_share:.0f}% busy, {100 * steal_share:.1f}% stolen "
+            "by the hypervisor)"
         )
         print(
             f"  load average            window open {opened['load']:.2f}  "
