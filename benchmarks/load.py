@@ -653,9 +653,9 @@ def machine_busy() -> tuple[float, float, float]:
 
 def reference_loop_ms() -> float:
     """CPU milliseconds of a fixed pure-Python loop, the best of three: how fast this machine's
-    cores are just now. The host's other guests slow them without it showing as stolen time;
-    about 270 ms is a quiet host, 350 and more a busy one, and every process of the run (the
-    client's included) then needs that much more CPU for the same work."""
+    cores are just now. The host's other guests slow them without it showing as stolen time,
+    and every process of the run (the client's included) then needs more CPU for the same
+    work; compare it between runs."""
     best = math.inf
     for _ in range(3):
         began = time.process_time()
@@ -765,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens = asyncio.run(issue_tokens(server.port, usernames, min(50, len(usernames))))
         print(f"{len(tokens)} tokens issued ({time.perf_counter() - began:.1f} s)")
 
-        print(f"reference loop {reference_loop_ms():.0f} ms (a quiet host: about 270)")
+        print(f"reference loop {reference_loop_ms():.0f} ms of CPU (slower cores: more)")
         counters: dict[str, dict[str, Any]] = {}
 
         def read_counters(edge: str) -> None:
