@@ -29,10 +29,12 @@ learner a token through ``POST /api/v1/auth/token``, then:
 2. the burst: ``--starts`` other learners start the final exam at once, through
    ``--burst-connections`` keep-alive connections.
 
-It prints answers per second, the p50/p95/p99/max latency of the answer request, and the time of
-the burst with the number of starts that failed (anything but 201), with the load average before
-and after. Every request has a timeout, every examinee a request budget, the run a deadline; the
-server (its whole process group) and the schema are removed at the end, also on failure.
+It prints answers per second, the p50/p95/p99/max latency of the answer request (and apart, of
+answers that lead to a next item and of answers that end the exam), the CPU seconds of the server,
+PostgreSQL and the client over the window with the machine's busy and stolen shares, and the time
+of the burst with the number of starts that failed (anything but 201). Every request has a
+timeout, every examinee a request budget, the run a deadline; the server (its whole process
+group) and the schema are removed at the end, also on failure.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 
 #: How long a thread may hold the interpreter lock while others wait (CPython's default: 5 ms).
 #: A worker's threads mix short requests (an answer: about 1 ms of CPU) with longer ones (a
-#: start or a last answer: 5 to 7 ms); with 5 ms slices an answer waits behind a whole slice of
+#: start or a last answer: 4 to 6 ms); with 5 ms slices an answer waits behind a whole slice of
 #: each of them. At 1 ms the answer p95 under 320 answers/s went from 64-157 ms to 39-56 ms in
 #: two interleaved pairs of runs, and the workers used less CPU.
 SWITCH_INTERVAL_S = 0.001
@@ -23,7 +23,7 @@ def prepare_worker_interpreter() -> None:
     A worker starts with about 200,000 tracked objects (modules, the ORM's metadata, the
     translations, the app), none of which ever becomes garbage. Each full collection traverses
     all of them while every thread of the worker waits: on the 2-core machine under exam load
-    that took 0.3 to 0.7 s, several times a minute per worker, and stalled every request queued
+    that took 0.3 to 0.7 s, about five times in 20 s per worker, and stalled every request queued
     on that worker. Frozen, they are not traversed again, and a full collection takes
     milliseconds. Objects freed by reference counting are still freed; only a reference cycle
     among the frozen objects would stay, and the startup objects are never released anyway.
