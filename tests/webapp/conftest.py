@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from item_bank.db import make_engine
@@ -208,6 +208,54 @@ def world(app: Flask) -> World:
 
 
 _CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture
+def recorded_statements() -> Callable[[Engine], contextlib.AbstractContextManager[list[str]]]:
+    """``with recorded_statements(engine) as statements:`` lists the SQL that reached the
+    database driver in the block, whitespace collapsed. On PostgreSQL it is read at psycopg's
+    cursor, so statements sent below SQLAlchemy's ``Connection`` (the answer's store) count
+    too; SQLite's cursors cannot be patched, so there it is SQLAlchemy's cursor event."""
+
+    @contextlib.contextmanager
+    def record(engine: Engine) -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def note(statement: Any) -> None:
+            text = statement if isinstance(statement, str) else statement.decode()
+            statements.append(" ".join(text.split()))
+
+        if engine.dialect.name != "postgresql":
+
+            def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                note(statement)
+
+            event.listen(engine, "before_cursor_execute", on_execute)
+            try:
+                yield statements
+            finally:
+                event.remove(engine, "before_cursor_execute", on_execute)
+            return
+        import psycopg
+
+        originals = {name: getattr(psycopg.Cursor, name) for name in ("execute", "executemany")}
+
+        def traced(name: str) -> Callable[..., Any]:
+            def run(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+                note(query)
+                return originals[name](cursor, query, *args, **kwargs)
+
+            return run
+
+        for name in originals:
+            setattr(psycopg.Cursor, name, traced(name))
+        try:
+            yield statements
+        finally:
+            for name, original in originals.items():
+                setattr(psycopg.Cursor, name, original)
+
+    return record
 
 
 def csrf_token_of(html: str) -> str:

@@ -10,25 +10,28 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import webapp.exams.models  # noqa: F401  (registers the exam tables on Base.metadata)
 from item_bank.db import Base, make_engine
 from item_bank.models import Course, Item, ItemVersion
 from item_bank.seed import seed_bank
-from webapp.exams import services
+from webapp.exams import recording, services
 from webapp.exams.definitions import ensure_course_exams, final_exam_id, quiz_exam_id
 from webapp.exams.models import Certificate, ExamResponse, ExamSession, TopicProgress
 from webapp.exams.pools import PoolCache
 from webapp.exams.progress import IneligibleReason, mark_topics_completed
+from webapp.exams.recording import AnswerRow
 from webapp.exceptions import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from webapp.models import OrgUnit, OrgUnitKind, Role, User
 
@@ -618,32 +621,21 @@ def test_concurrent_starts_open_one_session(session, factory) -> None:
     assert count == 1
 
 
-def _statements_of(engine: Engine) -> tuple[list[str], Any]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(" ".join(statement.split()))
-
-    return statements, record
-
-
-def test_an_answer_for_the_cached_current_item_is_stored_without_a_lock(session, bank) -> None:
+def test_an_answer_for_the_cached_current_item_is_stored_without_a_lock(
+    session, bank, recorded_statements
+) -> None:
     """The common case reads nothing: one guarded statement on PostgreSQL, a guard, the INSERT
     and the exposure count in one transaction on SQLite; never a SELECT or FOR UPDATE."""
-    from sqlalchemy import event
-
     user = _learner(session)
     _complete_course(session, user)
     cache = PoolCache()
     view, _ = services.start_session(session, cache, user, FINAL, now=START)
-    statements, record = _statements_of(bank)
     per_answer = []
     position = 0
     while not view.finished:
         position += 1
         answer = _answer(session, view.item, right=position % 2 == 0)
-        event.listen(bank, "before_cursor_execute", record)
-        try:
+        with recorded_statements(bank) as statements:
             view = services.submit_answer(
                 session,
                 cache,
@@ -654,10 +646,7 @@ def test_an_answer_for_the_cached_current_item_is_stored_without_a_lock(session,
                 answer=answer,
                 now=START + timedelta(seconds=10 * position),
             )
-        finally:
-            event.remove(bank, "before_cursor_execute", record)
-        per_answer.append((view.finished, list(statements)))
-        statements.clear()
+        per_answer.append((view.finished, statements))
     assert position >= 15
     for finished, answered in per_answer[:-1]:
         assert not finished
@@ -731,20 +720,105 @@ def test_the_last_answer_steps_the_engine_once(session, monkeypatch) -> None:
     assert sorted(steps) == list(range(view.result.n_scored))
 
 
-def test_result_pages_read_the_course_outline_once_per_ttl(session, bank) -> None:
-    from sqlalchemy import event
+def _postgresql_only(bank: Engine) -> None:
+    if bank.dialect.name != "postgresql":
+        pytest.skip("answers are stored at the driver on PostgreSQL only")
 
+
+def _row_for_current_item(
+    session: Session, user: User, view: services.SessionView, **changes: Any
+) -> AnswerRow:
+    exam_session = session.get(ExamSession, view.session_id)
+    values: dict[str, Any] = {
+        "session_id": view.session_id,
+        "user_id": user.id,
+        "seed": exam_session.seed,
+        "position": view.position,
+        "item_id": view.item["id"],
+        "item_version_id": _version(session, view.item["id"]).id,
+        "answer": _answer(session, view.item, right=True),
+        "score": 1,
+        "pretest": False,
+        "answered_at": START + timedelta(minutes=1),
+    }
+    values.update(changes)
+    return AnswerRow(**values)
+
+
+def test_an_answer_stored_at_the_driver_leaves_its_connection_as_the_pool_lent_it(
+    session, bank
+) -> None:
+    """The store switches its pooled connection to autocommit for one statement; a driver
+    error comes out as SQLAlchemy's error and that connection is discarded, not pooled."""
+    _postgresql_only(bank)
+    user = _learner(session)
+    _complete_course(session, user)
+    view, _ = services.start_session(session, PoolCache(), user, FINAL, now=START)
+    refused = _row_for_current_item(session, user, view, item_version_id=2**40)  # not an INTEGER
+    accepted = _row_for_current_item(session, user, view)
+    session.commit()
+    returned: list[Any] = []
+
+    def on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        returned.append(None if dbapi_connection is None else dbapi_connection.autocommit)
+
+    event.listen(bank, "checkin", on_checkin)
+    try:
+        with pytest.raises(DataError):
+            recording.store_answer(session, refused, mark_administered=True)
+        assert returned == [None]  # discarded
+        assert recording.store_answer(session, accepted, mark_administered=True)
+        assert returned == [None, False]
+    finally:
+        event.remove(bank, "checkin", on_checkin)
+    stored = session.scalars(
+        select(ExamResponse.item_version_id).where(ExamResponse.session_id == view.session_id)
+    ).all()
+    assert stored == [accepted.item_version_id]
+
+
+def test_an_answer_store_on_a_lost_connection_fails_cleanly_and_the_next_one_reconnects(
+    session, bank
+) -> None:
+    _postgresql_only(bank)
+    user = _learner(session)
+    _complete_course(session, user)
+    view, _ = services.start_session(session, PoolCache(), user, FINAL, now=START)
+    row = _row_for_current_item(session, user, view)
+    session.commit()
+    bank.dispose()  # the pool now lends the one connection opened next
+    pooled = bank.raw_connection()
+    backend = pooled.driver_connection.info.backend_pid
+    pooled.close()
+    admin = create_engine(os.environ["TEST_DATABASE_URL"])
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        for _ in range(50):
+            alive = connection.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}
+            )
+            if not alive:
+                break
+            time.sleep(0.1)
+    admin.dispose()
+    with pytest.raises(OperationalError) as lost:
+        recording.store_answer(session, row, mark_administered=True)
+    assert lost.value.connection_invalidated
+    assert recording.store_answer(session, row, mark_administered=True)
+    count = session.scalar(select(func.count()).where(ExamResponse.session_id == view.session_id))
+    assert count == 1
+
+
+def test_result_pages_read_the_course_outline_once_per_ttl(
+    session, bank, recorded_statements
+) -> None:
     from item_bank.models import Topic
 
     cache = PoolCache()
     first = cache.course_outline(session, COURSE)
     assert first.domain_names and first.topics_of_domain
-    statements, record = _statements_of(bank)
-    event.listen(bank, "before_cursor_execute", record)
-    try:
+    with recorded_statements(bank) as statements:
         assert cache.course_outline(session, COURSE) is first
-    finally:
-        event.remove(bank, "before_cursor_execute", record)
     assert statements == []
     topic = session.scalars(select(Topic).where(Topic.course_id == COURSE)).first()
     original = topic.title_vi

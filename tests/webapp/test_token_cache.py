@@ -3,41 +3,25 @@ at once, one elsewhere (a direct UPDATE, as another worker would commit) within 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.services import tokens as token_service
 
 
-@contextmanager
-def counted_statements(app) -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs inside the block."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    engine = db.engine(app)
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_a_recently_checked_token_costs_no_query(app, client, world, api_token):
+def test_a_recently_checked_token_costs_no_query(
+    app, client, world, api_token, recorded_statements
+):
     token = api_token()
     assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
-    with counted_statements(app) as statements:
+    with recorded_statements(db.engine(app)) as statements:
         again = client.get("/api/v1/me", headers=_bearer(token))
     assert again.status_code == 200
     assert again.get_json()["id"] == world.users["learner_x1"]
@@ -71,14 +55,14 @@ def test_a_revocation_by_another_worker_is_seen_within_the_ttl(
     assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 401
 
 
-def test_ttl_zero_checks_every_request(make_app, world):
+def test_ttl_zero_checks_every_request(make_app, world, recorded_statements):
     app = make_app(API_TOKEN_CACHE_TTL=0)
     client = app.test_client()
     token = client.post(
         "/api/v1/auth/token", json={"username": "learner_x1", "password": "correct-horse-1"}
     ).get_json()["token"]
     client.get("/api/v1/me", headers=_bearer(token))
-    with counted_statements(app) as statements:
+    with recorded_statements(db.engine(app)) as statements:
         assert client.get("/api/v1/me", headers=_bearer(token)).status_code == 200
     assert [s for s in statements if "api_tokens" in s]
 

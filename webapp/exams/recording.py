@@ -18,13 +18,16 @@ whole write is one statement; on SQLite, which serialises writers, a few in one 
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, bindparam, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from item_bank.items import record_administration
@@ -137,11 +140,7 @@ def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -
             "exposed_at": utc_now(),
         }
         if isinstance(bind, Engine):
-            # the statement as its own transaction, on a connection of its own: no BEGIN and
-            # COMMIT round trips, and nothing the request's session read is held meanwhile
-            with bind.connect() as connection:
-                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-                return autocommit.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
+            return _store_autocommit(bind, parameters)
         return session.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
     # SQLite: the guard is a write, so it takes the database's write lock before anything else
     guard = {"of_session": row.session_id, "of_user": row.user_id, "of_seed": row.seed}
@@ -156,3 +155,73 @@ def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -
         administered=[] if mark_administered else [row.item_version_id],
     )
     return True
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """The PostgreSQL statement as the driver takes it, with its parameters' conversions."""
+
+    sql: str
+    converters: dict[str, Callable[[Any], Any]]
+
+    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
+        converters = self.converters
+        return {
+            name: converters[name](value) if name in converters else value
+            for name, value in values.items()
+        }
+
+
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, _DriverStatement] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _driver_statement(dialect: Dialect) -> _DriverStatement:
+    statement = _DRIVER_STATEMENTS.get(dialect)
+    if statement is None:
+        compiled = _STORE_POSTGRESQL.compile(dialect=dialect)
+        converters = {}
+        for name, parameter in compiled.binds.items():
+            converter = parameter.type.dialect_impl(dialect).bind_processor(dialect)
+            if converter is not None:
+                converters[name] = converter
+        statement = _DRIVER_STATEMENTS.setdefault(
+            dialect, _DriverStatement(compiled.string, converters)
+        )
+    return statement
+
+
+def _store_autocommit(engine: Engine, values: dict[str, Any]) -> bool:
+    """Run the store statement as its own transaction, on a pooled connection of its own, at
+    the driver: no BEGIN and COMMIT round trips, nothing the request's session read is held
+    meanwhile, and none of SQLAlchemy's per-statement work (this runs for nearly every answer).
+
+    A driver error comes out as SQLAlchemy's, as from ``Connection.execute``; the connection it
+    happened on is discarded, since whether it is still in autocommit is then unknown.
+    """
+    dialect = engine.dialect
+    statement = _driver_statement(dialect)
+    parameters = statement.parameters(values)
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        with driver.cursor() as cursor:
+            cursor.execute(statement.sql, parameters)
+            stored = cursor.rowcount == 1
+        driver.autocommit = False
+        return stored
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, None)
+        pooled.invalidate(error)
+        raise DBAPIError.instance(
+            statement.sql,
+            parameters,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
+    finally:
+        pooled.close()

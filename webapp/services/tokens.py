@@ -165,6 +165,7 @@ class _CheckedToken:
 #: Every token cache of this process, so that a revocation here reaches all of them at once.
 _CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
 _USER_COLUMNS = tuple(attribute.key for attribute in inspect(User).column_attrs)
+_USER_MAPPER = inspect(User)
 
 
 class TokenCache:
@@ -227,9 +228,17 @@ def _forget_everywhere(*, digest: str | None = None, user_id: int | None = None)
 def _user_of(session: Session, entry: _CheckedToken) -> User:
     """A copy of the cached user, part of ``session`` without a query (one per request:
     instances are never shared between sessions or threads)."""
-    user = User(**entry.user_columns)
+    existing = session.identity_map.get(
+        _USER_MAPPER.identity_key_from_primary_key((entry.user_id,))
+    )
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    # The columns go in as loaded state, as a query's rows do: no attribute events, no history.
+    user = _USER_MAPPER.class_manager.new_instance()
+    user.__dict__.update(entry.user_columns)
     make_transient_to_detached(user)
-    return session.merge(user, load=False)
+    session.add(user)
+    return user
 
 
 def authenticate_api_token(
