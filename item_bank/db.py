@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
+
+T = TypeVar("T")
 
 DATABASE_URL_VARIABLE = "SATHACH_DATABASE_URL"
 DEFAULT_INSTANCE_DIR = Path("instance")
@@ -40,6 +42,37 @@ class Base(DeclarativeBase):
     """Declarative base shared by the item bank and the web app (one metadata, one schema)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def column_values(instance: Any) -> dict[str, Any]:
+    """The mapped column attributes of ``instance``: what :func:`attach_loaded` takes back."""
+    mapper = inspect(instance).mapper
+    return {attribute.key: getattr(instance, attribute.key) for attribute in mapper.column_attrs}
+
+
+def attach_loaded(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """A persistent ``cls`` of ``session`` for column ``values`` read earlier, without a query.
+
+    It is the instance ``session`` already holds for that primary key, or else a new one whose
+    columns are set as loaded state, as a query's row would set them (no change events,
+    nothing to flush); its relationships load on first use, as usual. This is how a worker
+    reuses rows it cached for a few seconds (an API token's user, an exam definition): a
+    request gets its own instance, never one shared with another session or thread. The
+    values are not copied, so a cached mutable value (a JSON document) must not be changed in
+    place, which no mapped JSON column tracks anyway.
+    """
+    mapper = inspect(cls)
+    identity = mapper.identity_key_from_primary_key(
+        tuple(values[mapper.get_property_by_column(column).key] for column in mapper.primary_key)
+    )
+    existing = session.identity_map.get(identity)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    instance = mapper.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance  # type: ignore[no-any-return]
 
 
 def default_database_url(instance_dir: Path | str = DEFAULT_INSTANCE_DIR) -> str:

@@ -10,7 +10,8 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Request, Response, abort, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 
 from webapp.extensions import db
@@ -94,20 +95,48 @@ def failure_counter() -> FailureCounter:
     return RedisFailureCounter(client, prefix=f"{prefix}login-failures:")
 
 
+#: Headers every response carries unless its view set them itself (name, lower-case, value).
+_SECURITY_HEADERS = tuple(
+    (name, name.lower(), value)
+    for name, value in (
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    )
+)
+
+
 def set_security_headers(response: Response) -> Response:
     """CSP without inline scripts, no framing, no sniffing, a same-origin referrer."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.path.startswith("/api/") or current_user.is_authenticated:
+    present = set(headers.keys(lower=True))
+    for name, lower, value in _SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
+    if (
+        current_app.config.get("SESSION_COOKIE_SECURE")
+        and "strict-transport-security" not in present
+    ):
+        headers.add("Strict-Transport-Security", "max-age=31536000")
+    if "cache-control" not in present and (
+        request.path.startswith("/api/") or current_user.is_authenticated
+    ):
         # Personal pages and API replies must not sit in shared caches or the back button.
-        headers.setdefault("Cache-Control", "no-store")
+        headers.add("Cache-Control", "no-store")
     return response
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, left closed for the JSON API: API calls authenticate
+    with a Bearer token only, so they neither read nor set the session cookie (and skip the
+    cost of both on every answer)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def as_timedelta(value: Any, name: str, *, allow_zero: bool = False) -> timedelta:
@@ -122,5 +151,6 @@ def as_timedelta(value: Any, name: str, *, allow_zero: bool = False) -> timedelt
 
 
 def init_security(app: Flask) -> None:
-    """Register the security headers on ``app``."""
+    """Register the security headers and the session interface on ``app``."""
+    app.session_interface = CookieSessionInterface()
     app.after_request(set_security_headers)

@@ -96,6 +96,16 @@ def test_a_session_cookie_does_not_authenticate_the_api(client, auth, world):
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_the_api_neither_reads_nor_sets_the_session_cookie(client, auth, world, api_token):
+    token = api_token()
+    auth.login("learner_x1")
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert client.get("/").status_code == 200  # the web login goes on
+
+
 def test_wrong_password_is_401_json_in_vietnamese(client, world):
     response = client.post("/api/v1/auth/token", json={"username": "learner_x1", "password": "x"})
     assert response.status_code == 401

@@ -77,6 +77,17 @@ def test_security_headers(client, world):
     assert "Strict-Transport-Security" not in response.headers
 
 
+def test_a_response_keeps_the_cache_rule_its_view_set(client, auth, world):
+    auth.login("learner_x1")
+    page = client.get("/")
+    assert page.headers["Cache-Control"] == "no-store"  # a personal page
+    stylesheet = client.get("/static/css/app.css")
+    stylesheet.close()
+    assert stylesheet.status_code == 200
+    # the static file's own rule (SEND_FILE_MAX_AGE_DEFAULT), not replaced nor doubled
+    assert stylesheet.headers.getlist("Cache-Control") == ["public, max-age=3600"]
+
+
 def test_production_adds_hsts_and_secure_session_cookie(make_app, world, login_with):
     app = make_app(TESTING=False)
     client = app.test_client()

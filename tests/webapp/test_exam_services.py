@@ -230,6 +230,7 @@ def test_a_passed_final_exam_issues_a_certificate_and_rescores_exactly(session) 
     code = final.result.certificate_code
     certificate = session.scalar(select(Certificate).where(Certificate.code == code))
     assert certificate.user_id == user.id and certificate.status == "valid"
+    assert (certificate.holder_name, certificate.org_unit_name) == (user.full_name, "Xã Một")
     report = services.rescore_session(session, final.session_id)
     assert report.identical, (report.stored, report.recomputed)
     stored = session.get(ExamSession, final.session_id)
@@ -242,6 +243,51 @@ def test_a_passed_final_exam_issues_a_certificate_and_rescores_exactly(session) 
     )
     session.commit()
     assert not services.rescore_session(session, final.session_id).identical
+
+
+def test_the_certificate_names_commune_and_province_and_the_result_need_not_read_it_back(
+    session, bank, recorded_statements
+) -> None:
+    from webapp.exams.certificates import issue_certificate
+
+    suffix = uuid.uuid4().hex[:6]
+    province = OrgUnit(code=f"HN-{suffix}", name="Hà Nội", kind=OrgUnitKind.PROVINCE)
+    session.add(province)
+    session.flush()
+    commune = OrgUnit(
+        code=f"HN-{suffix}-X2", name="Xã Hai", kind=OrgUnitKind.COMMUNE, parent_id=province.id
+    )
+    session.add(commune)
+    session.flush()
+    user = _learner(session)
+    user.org_unit_id = commune.id
+    session.commit()
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    now = START
+    while not view.finished:
+        now += timedelta(seconds=20)
+        with recorded_statements(bank) as statements:
+            view = services.submit_answer(
+                session,
+                cache,
+                user,
+                view.session_id,
+                position=view.position,
+                item_id=view.item["id"],
+                answer=_answer(session, view.item, right=True),
+                now=now,
+            )
+    assert view.result.passed and view.result.certificate_code
+    assert not [s for s in statements if s.startswith("SELECT certificates.code")]
+    certificate = session.scalar(
+        select(Certificate).where(Certificate.code == view.result.certificate_code)
+    )
+    assert certificate.org_unit_name == "Xã Hai, Hà Nội"
+    again = issue_certificate(session, session.get(ExamSession, view.session_id), now=now)
+    assert again.id == certificate.id
+    assert services.session_result(session, cache, user, view.session_id, now=now) == view.result
 
 
 def test_a_failed_attempt_waits_for_the_retake_and_gets_no_certificate(session) -> None:
@@ -856,6 +902,34 @@ def test_a_retired_item_leaves_the_pools_of_exams_started_after_the_selection_tt
         assert retired not in session.get(ExamSession, after.session_id).pool_items
     finally:
         session.execute(update(Item).where(Item.id == retired).values(status=status))
+        session.commit()
+
+
+def test_a_deactivated_exam_refuses_starts_after_the_selection_ttl(
+    session, bank, recorded_statements
+) -> None:
+    from webapp.exams.models import ExamDefinition
+
+    cache = PoolCache()
+    first, second, third = (_learner(session) for _ in range(3))
+    for user in (first, second, third):
+        _complete_course(session, user)
+    services.start_session(session, cache, first, FINAL, now=START)
+    session.execute(update(ExamDefinition).where(ExamDefinition.id == FINAL).values(active=False))
+    session.commit()
+    try:
+        with recorded_statements(bank) as statements:
+            within, created = services.start_session(session, cache, second, FINAL, now=START)
+        assert created and within.exam_id == FINAL
+        assert not [s for s in statements if "FROM exam_definitions" in s]
+        cache.selection_ttl_s = 0.0
+        with pytest.raises(NotFoundError):
+            services.start_session(session, cache, third, FINAL, now=START)
+    finally:
+        session.rollback()
+        session.execute(
+            update(ExamDefinition).where(ExamDefinition.id == FINAL).values(active=True)
+        )
         session.commit()
 
 

@@ -11,14 +11,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from item_bank.models import Course
 from reports.certificates import CertificateData
 from webapp.exams.models import Certificate, CertificateStatus, ExamSession
 from webapp.exceptions import ConflictError, NotFoundError
-from webapp.models import User
+from webapp.models import OrgUnit, User
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_GROUPS = 3
@@ -47,23 +47,25 @@ def normalize_code(code: str) -> str:
 
 def issue_certificate(session: Session, exam_session: ExamSession, *, now: datetime) -> Certificate:
     """Issue the certificate of a passed, finished final exam (idempotent per exam session)."""
-    existing = session.scalar(select(Certificate).where(Certificate.session_id == exam_session.id))
-    if existing is not None:
-        return existing
+    holder = session.execute(
+        _HOLDER, {"user_id": exam_session.user_id, "session_id": exam_session.id}
+    ).one()
+    if holder.existing is not None:
+        return holder.existing  # type: ignore[no-any-return]
     if not exam_session.passed:
         raise ConflictError(
             f"exam session {exam_session.id} was not passed: no certificate",
             code="not_passed",
         )
-    user = session.get(User, exam_session.user_id)
-    assert user is not None  # the FK guarantees it
     certificate = Certificate(
         code=new_certificate_code(),
-        user_id=user.id,
+        user_id=exam_session.user_id,
         course_id=exam_session.exam.course_id,
         session_id=exam_session.id,
-        holder_name=user.full_name,
-        org_unit_name=_org_unit_label(user),
+        holder_name=holder.full_name,
+        org_unit_name=(
+            f"{holder.unit}, {holder.province}" if holder.province is not None else holder.unit
+        ),
         scale_score=float(exam_session.scale_score or 0.0),
         issued_at=now,
         status=CertificateStatus.VALID.value,
@@ -73,13 +75,22 @@ def issue_certificate(session: Session, exam_session: ExamSession, *, now: datet
     return certificate
 
 
-def _org_unit_label(user: User) -> str | None:
-    unit = user.org_unit
-    if unit is None:
-        return None
-    if unit.parent is not None:
-        return f"{unit.name}, {unit.parent.name}"
-    return unit.name
+# The holder's name and org unit ("Xã A, Tỉnh B") and any certificate of the session already
+# issued, in one statement: it runs in the transaction that finishes a passed exam.
+_PROVINCE = aliased(OrgUnit)
+_EXISTING = aliased(Certificate, name="existing")
+_HOLDER = (
+    select(
+        User.full_name,
+        OrgUnit.name.label("unit"),
+        _PROVINCE.name.label("province"),
+        _EXISTING,
+    )
+    .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+    .outerjoin(_PROVINCE, _PROVINCE.id == OrgUnit.parent_id)
+    .outerjoin(_EXISTING, _EXISTING.session_id == bindparam("session_id"))
+    .where(User.id == bindparam("user_id"))
+)
 
 
 @dataclass(frozen=True)

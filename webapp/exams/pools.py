@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from calibration import ItemParameters
 from exam.blueprint import Blueprint
 from exam.pool import ItemPool, domain_of
+from item_bank.db import column_values
 from item_bank.models import (
     CompetencyCode,
     Course,
@@ -387,6 +388,17 @@ class PoolCache:
             return pool_items, pool_version(pool_items)
 
         return self._read_at_most_every(self.selection_ttl_s, ("selection", definition.id), load)
+
+    def definition_values(self, session: Session, exam_id: str) -> dict[str, Any] | None:
+        """The columns of exam definition ``exam_id`` (None if there is none), read at most
+        once per ``selection_ttl_s`` seconds, as :meth:`selection` is: a deactivated exam or a
+        changed blueprint applies to the starts after that time."""
+
+        def load() -> dict[str, Any] | None:
+            definition = session.get(ExamDefinition, exam_id)
+            return None if definition is None else column_values(definition)
+
+        return self._read_at_most_every(self.selection_ttl_s, ("definition", exam_id), load)
 
     def completion_basis(self, session: Session, course_id: str) -> CompletionBasis:
         """The course's :class:`CompletionBasis`, read at most once per ``outline_ttl_s``

@@ -30,6 +30,7 @@ from exam import engine
 from exam.exceptions import ReplayMismatchError
 from exam.state import ExamState, Response
 from exam.stopping import StopReason
+from item_bank.db import attach_loaded
 from item_bank.exceptions import MalformedAnswerError
 from item_bank.items import record_administration
 from item_bank.models import Topic
@@ -347,15 +348,22 @@ def learner_course_ids(session: Session) -> list[str]:
     )
 
 
-def get_definition(session: Session, exam_id: str) -> ExamDefinition:
-    """The active exam definition ``exam_id``.
+def get_definition(
+    session: Session, exam_id: str, *, cache: PoolCache | None = None
+) -> ExamDefinition:
+    """The active exam definition ``exam_id``, as ``cache`` read it in the last seconds if
+    given (:meth:`PoolCache.definition_values`).
 
     Raises
     ------
     NotFoundError
         When there is no such active exam.
     """
-    definition = session.get(ExamDefinition, exam_id)
+    if cache is None:
+        definition = session.get(ExamDefinition, exam_id)
+    else:
+        values = cache.definition_values(session, exam_id)
+        definition = None if values is None else attach_loaded(session, ExamDefinition, values)
     if definition is None or not definition.active:
         raise NotFoundError(
             gettext("There is no exam %(exam)s.", exam=exam_id), code="exam_not_found"
@@ -415,7 +423,7 @@ def _start_once(
     session what the cache may keep once it is committed."""
     # one start at a time per learner (and on SQLite: take the write lock before reading)
     _lock_user(session, user.id)
-    definition = get_definition(session, exam_id)
+    definition = get_definition(session, exam_id, cache=cache)
     attempts = attempt_records(session, user.id, exam_id)
     open_id = next((a.session_id for a in attempts if a.status == SessionStatus.OPEN.value), None)
     if open_id is not None:
@@ -783,8 +791,9 @@ def _submit_once(
         next_state = precomputed.next_state
     else:
         next_state = engine.step(state, score, elapsed_s=_elapsed(exam_session, now))
+    finalization = None
     if next_state.finished:
-        _finalize(session, exam_session, next_state, now=now)
+        finalization = _finalize(session, exam_session, next_state, now=now)
     view = _view(
         exam_session,
         next_state,
@@ -792,6 +801,7 @@ def _submit_once(
         session,
         now=now,
         feedback_for=response,
+        finalization=finalization,
     )
     # Last before the commit: the exposure counter row of an item is shared by every examinee
     # who gets it (the first items of an adaptive exam are the same for many), and its row
@@ -1168,13 +1178,20 @@ def _same_answer(stored: Any, given: Any) -> bool:
     return stored == given
 
 
+@dataclass(frozen=True)
+class _Finalization:
+    """What finalizing a session made that its reply shows: the certificate's code, if any."""
+
+    certificate_code: str | None
+
+
 def _finalize(
     session: Session,
     exam_session: ExamSession,
     state: ExamState,
     *,
     now: datetime,
-) -> None:
+) -> _Finalization:
     result = state.result
     assert result is not None
     exam_session.status = SessionStatus.FINISHED.value
@@ -1189,8 +1206,8 @@ def _finalize(
     definition = session.get(ExamDefinition, exam_session.exam_id)
     assert definition is not None
     if definition.kind == ExamKind.FINAL and result.passed:
-        issue_certificate(session, exam_session, now=now)
-    elif definition.kind == ExamKind.TOPIC_QUIZ and definition.topic_id is not None:
+        return _Finalization(issue_certificate(session, exam_session, now=now).code)
+    if definition.kind == ExamKind.TOPIC_QUIZ and definition.topic_id is not None:
         # the state holds every stored response's score and pretest flag
         scored = [s for s, p in zip(state.scores, state.pretest_flags, strict=True) if not p]
         record_quiz_result(
@@ -1201,6 +1218,7 @@ def _finalize(
             n_items=len(scored),
             now=now,
         )
+    return _Finalization(certificate_code=None)
 
 
 def _finalize_time_limit(
@@ -1227,15 +1245,23 @@ def _view(
     now: datetime,
     feedback_for: ExamResponse | None = None,
     time_limit: bool = False,
+    finalization: _Finalization | None = None,
 ) -> SessionView:
-    """The reply for ``state`` of ``exam_session``, with its result when finished."""
+    """The reply for ``state`` of ``exam_session``, with its result when finished
+    (``finalization``: what finalizing it just now made, so that it need not be read back)."""
     compiled = _compiled(session, cache, exam_session)
     fixture = _fixture(session, cache, exam_session)
     result = None
     if state.finished:
         definition = session.get(ExamDefinition, exam_session.exam_id)
         assert definition is not None
-        result = _result_view(session, cache, exam_session, definition, state)
+        if finalization is None:
+            code = session.scalar(
+                select(Certificate.code).where(Certificate.session_id == exam_session.id)
+            )
+        else:
+            code = finalization.certificate_code
+        result = _result_view(session, cache, exam_session, definition, state, code)
     return _build_view(
         exam_session.id,
         fixture,
@@ -1311,6 +1337,7 @@ def _result_view(
     exam_session: ExamSession,
     definition: ExamDefinition,
     state: ExamState,
+    certificate_code: str | None,
 ) -> ResultView:
     result = state.result
     assert result is not None
@@ -1339,7 +1366,6 @@ def _result_view(
                 topics=outline.topics_of_domain.get(domain.domain, ()),
             )
         )
-    code = session.scalar(select(Certificate.code).where(Certificate.session_id == exam_session.id))
     scored = [s for s, p in zip(state.scores, state.pretest_flags, strict=True) if not p]
     return ResultView(
         session_id=exam_session.id,
@@ -1356,7 +1382,7 @@ def _result_view(
         stop_reason=result.stop_reason,
         finished_at=exam_session.finished_at,
         competencies=tuple(competencies),
-        certificate_code=code,
+        certificate_code=certificate_code,
         scale_min=state.definition.blueprint.scale.min,
         scale_max=state.definition.blueprint.scale.max,
     )

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import bindparam, delete, inspect, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from item_bank.db import attach_loaded, column_values
 from webapp.exceptions import AuthenticationError
 from webapp.models import ApiToken, LoginSession, RateLimitEvent, User
 
@@ -164,8 +165,6 @@ class _CheckedToken:
 
 #: Every token cache of this process, so that a revocation here reaches all of them at once.
 _CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
-_USER_COLUMNS = tuple(attribute.key for attribute in inspect(User).column_attrs)
-_USER_MAPPER = inspect(User)
 
 
 class TokenCache:
@@ -198,7 +197,7 @@ class TokenCache:
         """Note that ``digest`` was found valid for ``user`` just now."""
         if self.ttl_s <= 0:
             return
-        columns = {key: getattr(user, key) for key in _USER_COLUMNS}
+        columns = column_values(user)
         entry = _CheckedToken(user.id, columns, expires_at, time.monotonic())
         with self._lock:
             self._entries[digest] = entry
@@ -226,19 +225,8 @@ def _forget_everywhere(*, digest: str | None = None, user_id: int | None = None)
 
 
 def _user_of(session: Session, entry: _CheckedToken) -> User:
-    """A copy of the cached user, part of ``session`` without a query (one per request:
-    instances are never shared between sessions or threads)."""
-    existing = session.identity_map.get(
-        _USER_MAPPER.identity_key_from_primary_key((entry.user_id,))
-    )
-    if existing is not None:
-        return existing  # type: ignore[no-any-return]
-    # The columns go in as loaded state, as a query's rows do: no attribute events, no history.
-    user = _USER_MAPPER.class_manager.new_instance()
-    user.__dict__.update(entry.user_columns)
-    make_transient_to_detached(user)
-    session.add(user)
-    return user
+    """The cached user as a persistent instance of ``session``, without a query."""
+    return attach_loaded(session, User, entry.user_columns)
 
 
 def authenticate_api_token(
