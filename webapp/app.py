@@ -56,6 +56,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     _register_blueprints(app)
     _register_template_helpers(app)
+    if app.config["API_FAST_ANSWERS"]:
+        from webapp.api.fast_answers import FastAnswers
+
+        app.wsgi_app = FastAnswers(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

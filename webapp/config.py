@@ -35,6 +35,9 @@ def default_config() -> dict[str, Any]:
         # How long a worker trusts a token it checked (webapp.services.tokens.TokenCache): a
         # revocation by another worker takes effect within this time; 0 checks every request.
         "API_TOKEN_CACHE_TTL": timedelta(seconds=15),
+        # Serve ordinary exam answers in front of Flask's request cycle (webapp.api.fast_answers);
+        # off, every answer goes through the view (the replies are the same).
+        "API_FAST_ANSWERS": True,
         "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),

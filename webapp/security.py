@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from flask import Flask, Request, Response, abort, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
+from werkzeug.datastructures import Headers
 
 from webapp.extensions import db
 from webapp.models import Role
@@ -109,23 +110,28 @@ _SECURITY_HEADERS = tuple(
 
 
 def set_security_headers(response: Response) -> Response:
-    """CSP without inline scripts, no framing, no sniffing, a same-origin referrer."""
-    headers = response.headers
+    """CSP without inline scripts, no framing, no sniffing, a same-origin referrer (the
+    ``after_request`` hook: :func:`add_security_headers` for this request)."""
+    add_security_headers(
+        response.headers,
+        hsts=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        # Personal pages and API replies must not sit in shared caches or the back button.
+        no_store=request.path.startswith("/api/") or current_user.is_authenticated,
+    )
+    return response
+
+
+def add_security_headers(headers: Headers, *, hsts: bool, no_store: bool) -> None:
+    """Add the security headers a response lacks (a view's own ones stay): HSTS when the app
+    runs on HTTPS, ``Cache-Control: no-store`` for personal content."""
     present = set(headers.keys(lower=True))
     for name, lower, value in _SECURITY_HEADERS:
         if lower not in present:
             headers.add(name, value)
-    if (
-        current_app.config.get("SESSION_COOKIE_SECURE")
-        and "strict-transport-security" not in present
-    ):
+    if hsts and "strict-transport-security" not in present:
         headers.add("Strict-Transport-Security", "max-age=31536000")
-    if "cache-control" not in present and (
-        request.path.startswith("/api/") or current_user.is_authenticated
-    ):
-        # Personal pages and API replies must not sit in shared caches or the back button.
+    if no_store and "cache-control" not in present:
         headers.add("Cache-Control", "no-store")
-    return response
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):

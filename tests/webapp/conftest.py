@@ -34,8 +34,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from item_bank.db import make_engine
-from item_bank.models import Item, ItemVersion
+from item_bank.models import Course, Item, ItemVersion
+from item_bank.seed import seed_bank
 from webapp import create_app
+from webapp.exams.definitions import ensure_course_exams
+from webapp.exams.progress import mark_topics_completed
 from webapp.extensions import db
 from webapp.migrations import target_metadata
 from webapp.models import OrgUnit, OrgUnitKind, Role, User
@@ -256,6 +259,46 @@ def recorded_statements() -> Callable[[Engine], contextlib.AbstractContextManage
                 setattr(psycopg.Cursor, name, original)
 
     return record
+
+
+@pytest.fixture
+def bank(app: Flask, world: World, clock: FakeClock) -> World:
+    """The seed bank and the course's exams; learner_x1 has completed every topic."""
+    with app.app_context():
+        session = db.session
+        seed_bank(session)
+        ensure_course_exams(session, "KNS-CBCX")
+        topics = [t.id for t in session.get(Course, "KNS-CBCX").topics]
+        mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
+        session.commit()
+    return world
+
+
+@pytest.fixture
+def keyed_answer() -> Callable[..., Any]:
+    """``keyed_answer(app, item, right=True)``: the keyed answer (or the best category) of an
+    item payload, or a wrong one."""
+
+    def answer(app: Flask, item: dict[str, Any], *, right: bool = True) -> Any:
+        with app.app_context():
+            session = db.session
+            item_row = session.get(Item, item["id"])
+            version = session.scalar(
+                select(ItemVersion).where(
+                    ItemVersion.item_id == item["id"],
+                    ItemVersion.version == item_row.current_version_number,
+                )
+            )
+            options = [option["id"] for option in version.options]
+            if version.type == "multiple_response":
+                wrong = [o for o in options if o not in version.key][:1]
+                return list(version.key) if right else wrong
+            if version.type == "ordered":
+                ranked = sorted(version.options, key=lambda option: option["score"])
+                return ranked[-1 if right else 0]["id"]
+            return version.key if right else next(o for o in options if o != version.key)
+
+    return answer
 
 
 def csrf_token_of(html: str) -> str:

@@ -5,50 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from item_bank.models import Course, Item, ItemVersion
-from item_bank.seed import seed_bank
-from webapp.exams.definitions import ensure_course_exams, final_exam_id, quiz_exam_id
+from webapp.exams.definitions import final_exam_id, quiz_exam_id
 from webapp.exams.models import ExamResponse
-from webapp.exams.progress import mark_topics_completed
 from webapp.extensions import db
 
 FINAL = final_exam_id("KNS-CBCX")
-
-
-@pytest.fixture
-def bank(app: Flask, world: Any, clock: Any) -> Any:
-    """The seed bank and the course's exams; learner_x1 has completed every topic."""
-    with app.app_context():
-        session = db.session
-        seed_bank(session)
-        ensure_course_exams(session, "KNS-CBCX")
-        topics = [t.id for t in session.get(Course, "KNS-CBCX").topics]
-        mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
-        session.commit()
-    return world
-
-
-def keyed_answer(app: Flask, item: dict[str, Any], *, right: bool = True) -> Any:
-    with app.app_context():
-        session = db.session
-        item_row = session.get(Item, item["id"])
-        version = session.scalar(
-            select(ItemVersion).where(
-                ItemVersion.item_id == item["id"],
-                ItemVersion.version == item_row.current_version_number,
-            )
-        )
-        options = [option["id"] for option in version.options]
-        if version.type == "multiple_response":
-            return list(version.key) if right else [o for o in options if o not in version.key][:1]
-        if version.type == "ordered":
-            ranked = sorted(version.options, key=lambda option: option["score"])
-            return ranked[-1 if right else 0]["id"]
-        return version.key if right else next(o for o in options if o != version.key)
 
 
 def _headers(token: str) -> dict[str, str]:
@@ -91,7 +55,7 @@ def test_the_exam_list_says_who_may_take_what(client, bank, api_token) -> None:
     assert staff.status_code == 403
 
 
-def test_a_whole_final_exam_through_the_api(app, client, bank, api_token) -> None:
+def test_a_whole_final_exam_through_the_api(app, client, bank, api_token, keyed_answer) -> None:
     headers = _headers(api_token("learner_x1"))
     started = client.post(f"/api/v1/exams/{FINAL}/sessions", headers=headers)
     assert started.status_code == 201
@@ -137,7 +101,9 @@ def test_a_whole_final_exam_through_the_api(app, client, bank, api_token) -> Non
     assert state["status"] == "finished" and state["item"] is None
 
 
-def test_answers_are_idempotent_and_conflicts_get_409(app, client, bank, api_token) -> None:
+def test_answers_are_idempotent_and_conflicts_get_409(
+    app, client, bank, api_token, keyed_answer
+) -> None:
     headers = _headers(api_token("learner_x1"))
     body = client.post(f"/api/v1/exams/{FINAL}/sessions", headers=headers).get_json()
     session_id, item = body["session_id"], body["item"]
@@ -173,7 +139,7 @@ def test_answers_are_idempotent_and_conflicts_get_409(app, client, bank, api_tok
 
 
 def test_past_the_time_limit_the_reply_says_the_session_is_finalized(
-    app, client, bank, api_token, clock
+    app, client, bank, api_token, clock, keyed_answer
 ) -> None:
     headers = _headers(api_token("learner_x1"))
     body = client.post(f"/api/v1/exams/{FINAL}/sessions", headers=headers).get_json()
@@ -190,7 +156,7 @@ def test_past_the_time_limit_the_reply_says_the_session_is_finalized(
     assert reply["result"]["n_scored"] == 0
 
 
-def test_a_practice_quiz_reply_carries_feedback(app, client, bank, api_token) -> None:
+def test_a_practice_quiz_reply_carries_feedback(app, client, bank, api_token, keyed_answer) -> None:
     headers = _headers(api_token("learner_x2"))
     body = client.post(
         f"/api/v1/exams/{quiz_exam_id('T-SEC')}/sessions", headers=headers
@@ -225,7 +191,7 @@ def test_openapi_documents_every_exam_endpoint(client) -> None:
 
 
 def test_concurrent_posts_through_two_workers_store_one_response(
-    app, make_app, client, bank, api_token
+    app, make_app, client, bank, api_token, keyed_answer
 ) -> None:
     import threading
 
