@@ -225,7 +225,9 @@ def recorded_statements() -> Callable[[Engine], contextlib.AbstractContextManage
         statements: list[str] = []
 
         def note(statement: Any) -> None:
-            text = statement if isinstance(statement, str) else statement.decode()
+            if isinstance(statement, bytes):
+                statement = statement.decode()
+            text = statement if isinstance(statement, str) else repr(statement)  # psycopg.sql
             statements.append(" ".join(text.split()))
 
         if engine.dialect.name != "postgresql":

@@ -82,10 +82,12 @@ def test_tokens_are_stored_hashed(app, world, api_token):
 
 
 def test_deactivated_account_token_stops_working(app, client, world, api_token):
+    from webapp.services.accounts import set_user_active
+
     token = api_token()
     with app.app_context():
-        db.session.get(User, world.users["learner_x1"]).active = False
-        db.session.commit()
+        admin = db.session.get(User, world.users["admin_hn"])
+        set_user_active(db.session, admin, world.users["learner_x1"], False)
     response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
 

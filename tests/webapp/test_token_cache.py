@@ -16,6 +16,22 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def test_a_token_just_issued_costs_no_query_in_the_worker_that_issued_it(
+    make_app, world, api_token, recorded_statements
+):
+    issuer, other = make_app(), make_app()
+    token = (
+        issuer.test_client()
+        .post("/api/v1/auth/token", json={"username": "learner_x1", "password": "correct-horse-1"})
+        .get_json()["token"]
+    )
+    for app, checks in ((issuer, False), (other, True)):
+        with recorded_statements(db.engine(app)) as statements:
+            response = app.test_client().get("/api/v1/me", headers=_bearer(token))
+        assert response.status_code == 200
+        assert bool([s for s in statements if "api_tokens" in s]) is checks
+
+
 def test_a_recently_checked_token_costs_no_query(
     app, client, world, api_token, recorded_statements
 ):

@@ -57,13 +57,13 @@ def _require_bearer_token() -> None:
         raise AuthenticationError(
             gettext("A Bearer token is required: POST /api/v1/auth/token."), code="unauthenticated"
         )
-    user = authenticate_api_token(db.session, token.strip(), now=clock.now(), cache=_token_cache())
+    user = authenticate_api_token(db.session, token.strip(), now=clock.now(), cache=token_cache())
     g.api_token = token.strip()
     g.api_user = user
     g._login_user = user
 
 
-def _token_cache() -> TokenCache:
+def token_cache() -> TokenCache:
     """This app's cache of recently checked tokens (one per app: one database)."""
     extensions = current_app.extensions
     cache = extensions.get("sathach.token_cache")

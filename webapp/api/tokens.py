@@ -10,7 +10,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from webapp import clock
-from webapp.api import bp, public
+from webapp.api import bp, public, token_cache
 from webapp.api.openapi import error_response
 from webapp.exceptions import InvalidInputError, PermissionDeniedError
 from webapp.extensions import db
@@ -104,7 +104,11 @@ def create_token() -> Response:
             code="password_change_required",
         )
     issued = issue_api_token(
-        db.session, user, now=clock.now(), lifetime=config["API_TOKEN_LIFETIME"]
+        db.session,
+        user,
+        now=clock.now(),
+        lifetime=config["API_TOKEN_LIFETIME"],
+        cache=token_cache(),
     )
     return jsonify({"token": issued.token, "expires_at": iso_utc(issued.expires_at)})
 

@@ -137,9 +137,15 @@ class IssuedToken:
 
 
 def issue_api_token(
-    session: Session, user: User, *, now: datetime, lifetime: timedelta
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+    cache: TokenCache | None = None,
 ) -> IssuedToken:
-    """Create a Bearer token for ``user`` valid for ``lifetime`` and commit."""
+    """Create a Bearer token for ``user`` valid for ``lifetime`` and commit; ``cache`` then
+    holds it as checked (a client's next calls usually come to the same worker)."""
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
     session.add(
@@ -152,6 +158,8 @@ def issue_api_token(
         )
     )
     session.commit()
+    if cache is not None:
+        cache.remember(_digest(token), user, expires_at)
     return IssuedToken(token=token, expires_at=expires_at)
 
 
