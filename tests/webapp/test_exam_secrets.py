@@ -12,10 +12,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from item_bank.models import Course, Item, ItemVersion
-from item_bank.seed import seed_bank
-from webapp.exams.definitions import ensure_course_exams, final_exam_id, quiz_exam_id
-from webapp.exams.progress import mark_topics_completed
+from item_bank.models import Item, ItemVersion
+from webapp.exams.definitions import final_exam_id, quiz_exam_id
 from webapp.extensions import db
 
 FINAL = final_exam_id("KNS-CBCX")
@@ -53,14 +51,11 @@ FORBIDDEN_KEYS = {
 
 
 @pytest.fixture
-def bank(app: Flask, world: Any, clock: Any) -> dict[str, Any]:
+def bank(bank: Any, app: Flask) -> dict[str, Any]:
+    """The shared bank fixture, with every explanation and each item's current version."""
+    world = bank
     with app.app_context():
         session = db.session
-        seed_bank(session)
-        ensure_course_exams(session, "KNS-CBCX")
-        topics = [t.id for t in session.get(Course, "KNS-CBCX").topics]
-        mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
-        session.commit()
         versions = session.scalars(select(ItemVersion)).all()
         explanations = {v.explanation_vi for v in versions if v.explanation_vi}
         explanations |= {v.explanation_en for v in versions if v.explanation_en}

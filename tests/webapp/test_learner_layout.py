@@ -14,14 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from item_bank.models import Course
-from item_bank.seed import seed_bank
-from webapp.exams.definitions import ensure_course_exams, final_exam_id
-from webapp.exams.progress import mark_topics_completed
-from webapp.extensions import db
+from webapp.exams.definitions import final_exam_id
 
 CHROMIUM = Path("/usr/bin/chromium")
 ORIGIN = "http://sathach.test"
@@ -59,16 +54,10 @@ def phone(client: FlaskClient) -> Iterator[Any]:
 
 
 @pytest.fixture
-def learner(app: Flask, world: Any, clock: Any, auth: Any) -> Any:
-    with app.app_context():
-        session = db.session
-        seed_bank(session)
-        ensure_course_exams(session, "KNS-CBCX")
-        topics = [topic.id for topic in session.get(Course, "KNS-CBCX").topics]
-        mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
-        session.commit()
+def learner(bank: Any, auth: Any) -> Any:
+    """learner_x1, who has completed every topic, logged in."""
     auth.login("learner_x1")
-    return world
+    return bank
 
 
 def _text_lines(locator: Any) -> int:
