@@ -1,24 +1,27 @@
-"""Bitwise regression of the engine: every state and result of many exams, pinned.
+"""Regression of the engine: every exam of many blueprints, pinned.
 
-Stored sessions are replayed from their responses and rescored with ``==`` (``sathach
-rescore``), so a change to the engine, however harmless it looks, must give bit for bit the same
-items, estimates, posteriors, decisions, stop reasons and results. This test runs exams over a
-mixed-model pool (2PL, 3PL, 1PL, GRM, GPCM, pretest items, enemies) under many blueprints
-(selection rules, exposure and content control, classification, fixed forms, time limits) and
-compares a digest of each exam, and of a few simulations, with the digests in
-``data/engine_fingerprint.json``, recorded with the engine as it was before its optimisation.
+Stored sessions are replayed from their responses and rescored (``sathach rescore``), so a change
+to the engine, however harmless it looks, must give the same items, scores, decisions, stop
+reasons and results, and the same estimates. This test runs exams over a mixed-model pool (2PL,
+3PL, 1PL, GRM, GPCM, pretest items, enemies) under many blueprints (selection rules, exposure and
+content control, classification, fixed forms, time limits) and a few simulations, and compares
+them with ``data/engine_fingerprint.json``: what is discrete exactly, every estimate to 1e-9
+(relative). The engine's optimisation was checked bit for bit against the engine before it on
+one machine; the last bits of exp/log and of BLAS dot products differ between CPUs (the digests
+first recorded failed on another host's cores, where the engine before the optimisation,
+ba693b0, and the engine after it still agreed bit for bit), so across machines only the
+tolerance holds. The fixture was recorded again in this form on that host. Within one machine,
+replaying a session rebuilds it bit for bit (tested below).
 
 Regenerate the fixture only for an intended change of results:
-``python tests/exam/test_engine_fingerprint.py --write``. The digests are of this platform's
-floating point (recorded with numpy 2.4 and its OpenBLAS on x86-64): another numpy, BLAS or CPU
-may change the last bits of exp/log or of a dot product, which fails this test as it would fail
-``sathach rescore`` of sessions stored elsewhere.
+``python tests/exam/test_engine_fingerprint.py --write``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -179,54 +182,114 @@ def _answer(pool: ItemPool, item: int, theta: float, pattern: str, number: int, 
     return int(rng.choice(probabilities.size, p=probabilities / probabilities.sum()))
 
 
-def _hex(value: Any) -> Any:
-    """Floats as their exact hex spelling, recursively, so a digest sees every bit."""
-    if isinstance(value, float | np.floating):
-        return float(value).hex()
-    if isinstance(value, dict):
-        return {key: _hex(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_hex(item) for item in value]
+def _digest(value: Any) -> str:
+    """Exact digest of what must not change at all (item choices, flags, integer counts)."""
     if isinstance(value, np.ndarray):
         return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _numbers(value: Any) -> Any:
+    """Floats as Python floats, recursively (what is compared to :data:`RELATIVE`)."""
+    if isinstance(value, float | np.floating):
+        return float(f"{float(value):.12g}")
+    if isinstance(value, dict):
+        return {key: _numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers(item) for item in value]
     return value
 
 
+#: Estimates may differ by this much (relative) between machines, and not more.
+RELATIVE = 1e-9
+
+
+def differences(now: Any, then: Any, where: str = "") -> list[str]:
+    """Where ``now`` differs from ``then``: floats beyond :data:`RELATIVE`, all else exactly."""
+    if isinstance(then, float) and isinstance(now, float | int) and not isinstance(now, bool):
+        if math.isclose(now, then, rel_tol=RELATIVE, abs_tol=1e-12) or (
+            math.isnan(now) and math.isnan(then)
+        ):
+            return []
+        return [f"{where}: {now!r} != {then!r}"]
+    if isinstance(then, dict) and isinstance(now, dict):
+        if set(now) != set(then):
+            return [f"{where}: keys {sorted(now)} != {sorted(then)}"]
+        return [d for key in then for d in differences(now[key], then[key], f"{where}.{key}")]
+    if isinstance(then, list) and isinstance(now, list):
+        if len(now) != len(then):
+            return [f"{where}: length {len(now)} != {len(then)}"]
+        pairs = enumerate(zip(now, then, strict=True))
+        return [d for i, (a, b) in pairs for d in differences(a, b, f"{where}[{i}]")]
+    return [] if now == then else [f"{where}: {now!r} != {then!r}"]
+
+
+def exam_record(states: list[ExamState]) -> dict[str, Any]:
+    """What an exam did (exactly) and estimated at every step (to :data:`RELATIVE`)."""
+    final = states[-1]
+    return {
+        "exact": _digest(
+            [
+                final.session_seed,
+                list(final.excluded_items),
+                list(final.administered),
+                list(final.scores),
+                list(final.pretest_flags),
+                list(final.pretest_positions),
+                [None if x is None else float(x).hex() for x in final.elapsed],  # inputs
+                [state.current_index for state in states],
+                [state.current_is_pretest for state in states],
+                [state.decision for state in states],
+                [state.content_counts.tolist() for state in states],
+                [_digest(state.blocked) for state in states],
+                _digest(final.form_rank),
+                final.stop_reason,
+            ]
+        ),
+        "numbers": _numbers(
+            {
+                "start_theta": final.start_theta,
+                "theta": [state.theta for state in states],
+                "se": [state.se for state in states],
+                "log_posterior_max": float(final.log_posterior.max()),
+                "sprt": final.sprt_log_likelihood.tolist(),
+                "result": None if final.result is None else final.result.to_dict(),
+            }
+        ),
+    }
+
+
 def state_record(state: ExamState) -> list[Any]:
-    """Every field of a state but its definition, exactly."""
-    return _hex(
-        [
-            state.session_seed,
-            list(state.excluded_items),
-            list(state.administered),
-            list(state.scores),
-            list(state.pretest_flags),
-            list(state.elapsed),
-            state.current_index,
-            state.current_is_pretest,
-            list(state.pretest_positions),
-            state.log_posterior,
-            state.sprt_log_likelihood.tolist(),
-            state.content_counts.tolist(),
-            state.blocked,
-            state.form_rank,
-            state.theta,
-            state.se,
-            state.start_theta,
-            state.decision,
-            state.finished,
-            state.stop_reason,
-            None if state.result is None else state.result.to_dict(),
-        ]
-    )
+    """Every field of a state but its definition, bit for bit (for replays on one machine)."""
+    return [
+        state.session_seed,
+        list(state.excluded_items),
+        list(state.administered),
+        list(state.scores),
+        list(state.pretest_flags),
+        [float(x).hex() if x is not None else None for x in state.elapsed],
+        state.current_index,
+        state.current_is_pretest,
+        list(state.pretest_positions),
+        _digest(state.log_posterior),
+        _digest(state.sprt_log_likelihood),
+        state.content_counts.tolist(),
+        _digest(state.blocked),
+        _digest(state.form_rank),
+        float(state.theta).hex(),
+        float(state.se).hex(),
+        float(state.start_theta).hex(),
+        state.decision,
+        state.finished,
+        state.stop_reason,
+        None if state.result is None else json.dumps(state.result.to_dict(), sort_keys=True),
+    ]
 
 
-def _digest(records: Any) -> str:
-    return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
-
-
-def run_exam(pool: ItemPool, blueprint: Blueprint, name: str, number: int) -> tuple[str, ExamState]:
-    """One exam of the fingerprint: the digest of every state it went through, and the last."""
+def run_exam(
+    pool: ItemPool, blueprint: Blueprint, name: str, number: int
+) -> tuple[dict[str, Any], ExamState]:
+    """One exam of the fingerprint: its record and its last state."""
     rng = np.random.default_rng([number, len(name)])
     theta = float(rng.normal(0.0, 1.2))
     pattern = ("model", "model", "model", "all_wrong", "all_right", "alternating")[number % 6]
@@ -236,7 +299,7 @@ def run_exam(pool: ItemPool, blueprint: Blueprint, name: str, number: int) -> tu
     if blueprint.exclude_seen_items and number % 2:
         excluded = (*rng.choice(pool.item_ids, 15, replace=False).tolist(), "GONE")
     state = start(pool, blueprint, int(rng.integers(0, 2**40)), excluded_items=excluded)
-    records = [state_record(state)]
+    states = [state]
     elapsed = 0.0
     while not state.finished:
         if abandon_after is not None and state.position == abandon_after:
@@ -245,28 +308,32 @@ def run_exam(pool: ItemPool, blueprint: Blueprint, name: str, number: int) -> tu
             score = _answer(pool, state.current_index, theta, pattern, state.position, rng)
             elapsed += float(rng.uniform(5.0, 60.0))
             state = step(state, score, elapsed_s=elapsed if timed else None)
-        records.append(state_record(state))
-    return _digest(records), state
+        states.append(state)
+    return exam_record(states), state
 
 
-def simulation_digest(pool: ItemPool, blueprint: Blueprint, seed: int) -> str:
-    """Digest of a simulation of 150 simulees (the batch path of the same functions)."""
+def simulation_record(pool: ItemPool, blueprint: Blueprint, seed: int) -> dict[str, Any]:
+    """A simulation of 150 simulees (the batch path of the same functions)."""
     result = simulate(pool, blueprint, n_examinees=150, rng=seed)
-    return _digest(
-        _hex(
+    return {
+        "exact": _digest(
             [
                 result.items.tolist(),
                 result.scores.tolist(),
                 result.is_pretest.tolist(),
-                result.theta.tolist(),
-                result.se.tolist(),
-                np.nan_to_num(result.interim_theta, nan=99.0).tolist(),
                 result.stop_codes.tolist(),
                 result.selection_counts.tolist(),
                 None if result.passed is None else result.passed.tolist(),
             ]
-        )
-    )
+        ),
+        "numbers": _numbers(
+            {
+                "theta": result.theta.tolist(),
+                "se": result.se.tolist(),
+                "interim_theta_mean": np.nanmean(result.interim_theta, axis=1).tolist(),
+            }
+        ),
+    }
 
 
 _SIMULATED = (
@@ -282,13 +349,13 @@ _SIMULATED = (
 
 
 def compute_fingerprint() -> dict[str, Any]:
-    """Digests of every exam of every blueprint, and of the simulations."""
+    """The records of every exam of every blueprint, and of the simulations."""
     pool = fingerprint_pool()
-    exams: dict[str, list[str]] = {}
+    exams: dict[str, list[dict[str, Any]]] = {}
     for name, blueprint in blueprints(pool).items():
         exams[name] = [run_exam(pool, blueprint, name, n)[0] for n in range(_EXAMS_PER_BLUEPRINT)]
     plans = blueprints(pool)
-    simulations = {name: simulation_digest(pool, plans[name], 11) for name in _SIMULATED}
+    simulations = {name: simulation_record(pool, plans[name], 11) for name in _SIMULATED}
     return {"exams": exams, "simulations": simulations}
 
 
@@ -303,7 +370,7 @@ def pool() -> ItemPool:
 
 
 @pytest.fixture(scope="module")
-def runs(pool: ItemPool) -> dict[str, list[tuple[str, ExamState]]]:
+def runs(pool: ItemPool) -> dict[str, list[tuple[dict[str, Any], ExamState]]]:
     """Every exam of the fingerprint, run once with the engine as it is now."""
     return {
         name: [run_exam(pool, blueprint, name, n) for n in range(_EXAMS_PER_BLUEPRINT)]
@@ -312,27 +379,39 @@ def runs(pool: ItemPool) -> dict[str, list[tuple[str, ExamState]]]:
 
 
 @pytest.mark.parametrize("name", sorted(blueprints(fingerprint_pool())))
-def test_every_state_of_every_exam_is_bitwise_unchanged(
-    name: str, runs: dict[str, list[tuple[str, ExamState]]], expected: dict[str, Any]
+def test_every_exam_does_and_estimates_what_the_recorded_engine_did(
+    name: str, runs: dict[str, list[tuple[dict[str, Any], ExamState]]], expected: dict[str, Any]
 ) -> None:
-    digests = [digest for digest, _ in runs[name]]
+    records = [record for record, _ in runs[name]]
     recorded = expected["exams"][name]
-    assert len(digests) == len(recorded)
-    changed = [
-        n for n, (now, then) in enumerate(zip(digests, recorded, strict=True)) if now != then
-    ]
-    assert changed == [], f"{name}: exams {changed} differ from the recorded engine"
+    assert len(records) == len(recorded)
+    pairs = enumerate(zip(records, recorded, strict=True))
+    changed = {n: differences(now, then) for n, (now, then) in pairs}
+    changed = {n: found[:3] for n, found in changed.items() if found}
+    assert changed == {}, f"{name}: exams differ from the recorded engine: {changed}"
 
 
 @pytest.mark.parametrize("name", _SIMULATED)
-def test_simulations_are_bitwise_unchanged(
-    name: str, pool: ItemPool, expected: dict[str, Any]
+def test_simulations_are_unchanged(name: str, pool: ItemPool, expected: dict[str, Any]) -> None:
+    now = simulation_record(pool, blueprints(pool)[name], 11)
+    assert differences(now, expected["simulations"][name]) == []
+
+
+def test_a_change_beyond_the_tolerance_is_caught(
+    runs: dict[str, list[tuple[dict[str, Any], ExamState]]], expected: dict[str, Any]
 ) -> None:
-    assert simulation_digest(pool, blueprints(pool)[name], 11) == expected["simulations"][name]
+    name = sorted(runs)[0]
+    record = json.loads(json.dumps(runs[name][0][0]))
+    assert differences(record, expected["exams"][name][0]) == []
+    record["numbers"]["theta"][-1] *= 1 + 10 * RELATIVE
+    assert differences(record, expected["exams"][name][0])
+    record = json.loads(json.dumps(runs[name][0][0]))
+    record["exact"] = "0" * 16  # another item, score or decision anywhere
+    assert differences(record, expected["exams"][name][0])
 
 
 def test_replay_of_the_stored_responses_rebuilds_every_exam_exactly(
-    pool: ItemPool, runs: dict[str, list[tuple[str, ExamState]]]
+    pool: ItemPool, runs: dict[str, list[tuple[dict[str, Any], ExamState]]]
 ) -> None:
     plans = blueprints(pool)
     for name, exams in runs.items():
@@ -351,7 +430,7 @@ def test_replay_of_the_stored_responses_rebuilds_every_exam_exactly(
 
 
 def test_the_fingerprint_covers_every_ending_and_model(
-    pool: ItemPool, runs: dict[str, list[tuple[str, ExamState]]]
+    pool: ItemPool, runs: dict[str, list[tuple[dict[str, Any], ExamState]]]
 ) -> None:
     """The exams reach every stop reason they are meant to pin, on every model family."""
     reasons, models = set(), set()
@@ -380,4 +459,4 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         raise SystemExit("usage: python tests/exam/test_engine_fingerprint.py --write")
     FIXTURE.parent.mkdir(exist_ok=True)
-    FIXTURE.write_text(json.dumps(compute_fingerprint(), indent=1, sort_keys=True) + "\n")
+    FIXTURE.write_text(json.dumps(compute_fingerprint(), sort_keys=True) + "\n")
