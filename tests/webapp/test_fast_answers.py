@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from webapp.api.fast_answers import MAX_BODY_BYTES, FastAnswers
 from webapp.exams.definitions import final_exam_id, quiz_exam_id
+from webapp.extensions import db
 
 FINAL = final_exam_id("KNS-CBCX")
 
@@ -142,26 +143,32 @@ def test_what_the_layer_does_not_serve_gets_the_apps_reply(
     assert _reply(response) == _reply(expected)
 
 
-def test_a_token_this_worker_has_not_checked_goes_to_the_app_once(
-    make_app, plain, bank, api_token, keyed_answer
+def test_a_token_new_to_this_worker_is_checked_against_the_database_then_cached(
+    make_app, bank, api_token, keyed_answer, recorded_statements
 ) -> None:
     token = api_token("learner_x1")  # checked by another worker (the fixture's app)
+    started = _started(make_app().test_client(), token)  # the session, started on a third one
     app = make_app()
     client = app.test_client()
     layer = _layer(app)
-    body = _started(client, token)  # a start is always the app's: this checks the token here
-    for expected_served in (1, 2):
+    body = started
+    for expected_served, checks in ((1, True), (2, False)):
         item = body["item"]
-        body = client.post(
-            f"/api/v1/sessions/{body['session_id']}/responses",
-            headers=_headers(token),
-            json={
-                "position": body["position"],
-                "item_id": item["id"],
-                "answer": keyed_answer(app, item),
-            },
-        ).get_json()
+        answer = {
+            "position": body["position"],
+            "item_id": item["id"],
+            "answer": keyed_answer(app, item),
+        }
+        with recorded_statements(db.engine(app)) as statements:
+            response = client.post(
+                f"/api/v1/sessions/{body['session_id']}/responses",
+                headers=_headers(token),
+                json=answer,
+            )
+        assert response.status_code == 200
         assert layer.served == expected_served
+        assert bool([s for s in statements if "api_tokens" in s]) is checks
+        body = response.get_json()
 
 
 def test_a_revoked_token_is_refused_at_once_by_the_layer_too(

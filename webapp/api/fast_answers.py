@@ -1,22 +1,21 @@
 """The answers of an exam, served in front of Flask's request machinery.
 
-Nearly every request of an exam is ``POST /api/v1/sessions/<id>/responses`` from a learner whose
-token this worker checked seconds ago. For those requests, :class:`FastAnswers` (a WSGI layer
-around the app) calls the same service, :func:`webapp.exams.services.submit_answer`, in an app
-context and replies with the JSON and headers the view would send, without building a request
-context, routing, or running the hooks that do nothing for this call (the cookie session, CSRF,
-login, language). Measured in one process, that is about a fifth of the CPU of such an answer.
+Nearly every request of an exam is ``POST /api/v1/sessions/<id>/responses``. For those,
+:class:`FastAnswers` (a WSGI layer around the app) calls the same service,
+:func:`webapp.exams.services.submit_answer`, in an app context and replies with the JSON and
+headers the view would send, without building a request context, routing, or running the hooks
+that do nothing for this call (the cookie session, CSRF, login, language). Measured in one
+process, that is about a fifth of the CPU of such an answer.
 
-Anything else goes to the Flask app as it came, which knows what to answer: another path or
-method, a query string, a body that is not a small JSON object, a token this worker has not
-checked within ``API_TOKEN_CACHE_TTL`` (so it is checked against the database there), and any
-error the service raises (it writes nothing before raising; the app then raises it again and
-renders the error). A test compares the two paths' replies byte for byte.
+The token is checked as the app checks it (:func:`authenticate_api_token`, with the worker's
+token cache). Anything else goes to the Flask app as it came, which knows what to answer: another
+path or method, a query string, a body that is not a small JSON object, and any error the token
+check or the service raises (neither writes anything before raising; the app then raises it
+again and renders the error). A test compares the two paths' replies byte for byte.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -24,14 +23,13 @@ from typing import Any
 
 from flask import Flask
 
-from item_bank.db import attach_loaded
 from webapp import clock
+from webapp.api import token_cache
 from webapp.exams import services
 from webapp.exams.web import pool_cache
 from webapp.extensions import db
-from webapp.models import User
 from webapp.security import add_security_headers
-from webapp.services.tokens import TokenCache
+from webapp.services.tokens import authenticate_api_token
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -74,11 +72,7 @@ class FastAnswers:
         """The reply the view would give, or None when the app must answer."""
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
-        cache = self.app.extensions.get("sathach.token_cache")
-        if scheme.lower() != "bearer" or not token or not isinstance(cache, TokenCache):
-            return None
-        entry = cache.lookup(hashlib.sha256(token.encode("utf-8")).hexdigest())
-        if entry is None:
+        if scheme.lower() != "bearer" or not token:
             return None
         with self.app.app_context():
             try:
@@ -87,15 +81,14 @@ class FastAnswers:
                 return None
             if not isinstance(fields, dict) or not {"position", "item_id", "answer"} <= set(fields):
                 return None
-            now = clock.now()
-            if now >= entry.expires_at:
-                return None
             session = db.session
             try:
+                now = clock.now()
+                user = authenticate_api_token(session, token, now=now, cache=token_cache())
                 view = services.submit_answer(
                     session,
                     pool_cache(),
-                    attach_loaded(session, User, entry.user_columns),
+                    user,
                     session_id,
                     position=fields["position"],
                     item_id=fields["item_id"],
