@@ -8,20 +8,18 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from item_bank.seed import seed_bank
 from webapp.exams.certificates import new_certificate_code, normalize_code, revoke_certificate
-from webapp.exams.definitions import ensure_course_exams, final_exam_id
+from webapp.exams.definitions import final_exam_id
 from webapp.exams.models import Certificate, ExamSession
 from webapp.extensions import db
 
 
 @pytest.fixture
-def certificate_code(app: Flask, world: Any, clock: Any) -> str:
+def certificate_code(app: Flask, bank: Any, clock: Any) -> str:
     """A certificate of learner_x1 for a (stored) passed final exam."""
+    world = bank
     with app.app_context():
         session = db.session
-        seed_bank(session)
-        ensure_course_exams(session, "KNS-CBCX")
         exam_session = ExamSession(
             user_id=world.users["learner_x1"],
             exam_id=final_exam_id("KNS-CBCX"),

@@ -5,7 +5,7 @@ Nearly every request of an exam is ``POST /api/v1/sessions/<id>/responses``. For
 :func:`webapp.exams.services.submit_answer`, in an app context and replies with the JSON and
 headers the view would send, without building a request context, routing, or running the hooks
 that do nothing for this call (the cookie session, CSRF, login, language). Measured in one
-process, that is about a fifth of the CPU of such an answer.
+process, that is nearly a quarter of the CPU of such an answer.
 
 The token is checked as the app checks it (:func:`authenticate_api_token`, with the worker's
 token cache). Anything else goes to the Flask app as it came, which knows what to answer: another
