@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,9 @@ from item_bank.db import make_engine
 from item_bank.models import Course, Item, ItemVersion
 from item_bank.seed import seed_bank
 from webapp import create_app
-from webapp.exams.definitions import ensure_course_exams
+from webapp.exams.certificates import issue_certificate
+from webapp.exams.definitions import ensure_course_exams, final_exam_id
+from webapp.exams.models import ExamSession
 from webapp.exams.progress import mark_topics_completed
 from webapp.extensions import db
 from webapp.migrations import target_metadata
@@ -274,6 +277,45 @@ def bank(app: Flask, world: World, clock: FakeClock) -> World:
         mark_topics_completed(session, world.users["learner_x1"], topics, now=clock())
         session.commit()
     return world
+
+
+@pytest.fixture
+def issue_certificate_to(app: Flask, bank: World, clock: FakeClock) -> Callable[[str], str]:
+    """``issue_certificate_to(username)``: the code of a certificate issued at the clock's time
+    to a seeded account for a stored, passed final exam, as finishing the exam issues it (holder
+    name and org unit from the account). Each call is one more attempt and certificate."""
+    attempts: Counter[str] = Counter()
+
+    def issue(username: str) -> str:
+        attempts[username] += 1
+        with app.app_context():
+            session = db.session
+            exam_session = ExamSession(
+                user_id=bank.users[username],
+                exam_id=final_exam_id("KNS-CBCX"),
+                attempt=attempts[username],
+                status="finished",
+                end_reason="classified",
+                seed=attempts[username],
+                started_at=clock(),
+                finished_at=clock(),
+                blueprint={},
+                pool_version="x",
+                pool_items={},
+                excluded_items=[],
+                theta=1.0,
+                se=0.3,
+                scale_score=600.0,
+                passed=True,
+                result={},
+            )
+            session.add(exam_session)
+            session.flush()
+            code = issue_certificate(session, exam_session, now=clock()).code
+            session.commit()
+            return code
+
+    return issue
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Certificates: issuing one for a passed final exam, looking one up by its verification code,
-revoking, and the PDF's data.
+and the PDF's data. Revocation, by an admin or the operator, is in
+:mod:`webapp.exams.certificate_admin`.
 
 Codes are 12 characters of an alphabet without look-alikes (no 0/O, 1/I/L), in groups of four,
 from :mod:`secrets`: 60 bits, so a code cannot be guessed and a typo is unlikely to hit another.
@@ -157,18 +158,6 @@ def _by_code(session: Session, code: str) -> Certificate:
     )
     if certificate is None:
         raise NotFoundError(f"no certificate with code {code!r}", code="certificate_not_found")
-    return certificate
-
-
-def revoke_certificate(session: Session, code: str, *, reason: str, now: datetime) -> Certificate:
-    """Revoke a certificate; the verification page then says so."""
-    certificate = _by_code(session, code)
-    if not reason.strip():
-        raise ValueError("a revocation needs a reason")
-    certificate.status = CertificateStatus.REVOKED.value
-    certificate.revoked_at = now
-    certificate.revoked_reason = reason
-    session.flush()
     return certificate
 
 
