@@ -27,6 +27,9 @@ def _routes(world):
         ("GET", "/admin/org-units/new"),
         ("POST", "/admin/org-units/new"),
         ("GET", "/admin/audit"),
+        ("GET", "/admin/certificates"),
+        ("GET", "/admin/certificates/AAAA-BBBB-CCCC"),
+        ("POST", "/admin/certificates/AAAA-BBBB-CCCC/revoke"),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Account administration: accounts one by one and from CSV, deactivation, org units, audit log.
+"""Account administration: accounts one by one and from CSV, deactivation, org units,
+certificates (search and revocation), audit log.
 
 Every view requires the admin role; the services it calls check the org-unit scope.
 """

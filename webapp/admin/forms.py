@@ -12,9 +12,11 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from webapp.exams.certificate_admin import REASON_MAX_LENGTH
 from webapp.models import OrgUnitKind, Role
 
 ROLE_LABELS = {
@@ -81,3 +83,26 @@ class ConfirmForm(FlaskForm):
     """A button that only carries the CSRF token (deactivate, reactivate)."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class RevokeCertificateForm(FlaskForm):
+    """The reason of a revocation, which the public page does not show but the audit log keeps."""
+
+    reason = TextAreaField(
+        _l("Reason for the revocation"),
+        validators=[
+            DataRequired(_l("Reason: enter why the certificate is revoked.")),
+            # Length fills in %(max)d and %(length)d.
+            Length(
+                max=REASON_MAX_LENGTH,
+                message=_l("Reason: at most %(max)d characters (%(length)d given)."),
+            ),
+        ],
+        filters=[_stripped],
+        render_kw={"rows": 4, "maxlength": REASON_MAX_LENGTH},
+    )
+    submit = SubmitField(_l("Revoke this certificate"))

@@ -1,4 +1,5 @@
-"""Admin views: thin wrappers validating forms and calling :mod:`webapp.services`."""
+"""Admin views: thin wrappers validating forms and calling :mod:`webapp.services` (and
+:mod:`webapp.exams.certificate_admin` for certificates)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from webapp.admin.forms import (
     ConfirmForm,
     ImportForm,
     OrgUnitForm,
+    RevokeCertificateForm,
     UserForm,
 )
+from webapp.exams import certificate_admin
 from webapp.exceptions import ConflictError, CsvImportError, InvalidInputError
 from webapp.extensions import db
 from webapp.models import OrgUnitKind, Role, User
@@ -217,3 +220,56 @@ def audit_log() -> str:
     return render_template(
         "admin/audit.html", entries=audit.list_audit_entries(db.session, _actor(), limit=200)
     )
+
+
+@bp.route("/certificates", endpoint="certificates")
+@role_required(Role.ADMIN)
+def certificates_list() -> str:
+    search = request.args.get("q", "").strip() or None
+    page = max(1, request.args.get("page", 1, type=int))
+    result = certificate_admin.list_certificates(
+        db.session, _actor(), search=search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render_template(
+        "admin/certificates.html",
+        result=result,
+        page=page,
+        n_pages=max(1, -(-result.total // PAGE_SIZE)),
+        search=search or "",
+    )
+
+
+@bp.route("/certificates/<code>")
+@role_required(Role.ADMIN)
+def certificate_detail(code: str) -> str:
+    return _render_certificate(code, RevokeCertificateForm())
+
+
+def _render_certificate(code: str, form: RevokeCertificateForm) -> str:
+    """The detail page; showing it is an audited view of the holder's data."""
+    record = certificate_admin.get_certificate_for_actor(
+        db.session, _actor(), code, ip_address=client_address(), now=clock.now()
+    )
+    return render_template("admin/certificate_detail.html", certificate=record, form=form)
+
+
+@bp.route("/certificates/<code>/revoke", methods=["POST"])
+@role_required(Role.ADMIN)
+def revoke_certificate(code: str) -> Response | tuple[str, int]:
+    form = RevokeCertificateForm()
+    if form.validate_on_submit():
+        try:
+            record = certificate_admin.revoke_certificate(
+                db.session,
+                _actor(),
+                code,
+                reason=form.reason.data or "",
+                now=clock.now(),
+                ip_address=client_address(),
+            )
+        except InvalidInputError as error:
+            form.reason.errors = [*form.reason.errors, error.message]
+        else:
+            flash(gettext("Certificate %(code)s revoked.", code=record.code), "success")
+            return redirect(url_for("admin.certificate_detail", code=record.code))
+    return _render_certificate(code, form), 400
