@@ -10,7 +10,7 @@ and a subscore for every competency domain of the pool.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -111,10 +111,16 @@ class ExamResult:
     domains: tuple[DomainScore, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready document."""
-        document = asdict(self)
-        document["domains"] = [asdict(domain) for domain in self.domains]
+        """A JSON-ready document (every field is a number, a string, None or the domains)."""
+        document = _fields_of(self)
+        document["domains"] = [_fields_of(domain) for domain in self.domains]
         return document
+
+
+def _fields_of(instance: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, not copied: ``asdict`` deep-copies every value, which the
+    numbers and strings of a result do not need, at a cost paid by every exam's last answer."""
+    return {field.name: getattr(instance, field.name) for field in fields(instance)}
 
 
 def final_estimates(

@@ -3,6 +3,8 @@ what scoring each exam afresh and the batch estimates give."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,18 @@ def test_interim_estimates_of_one_examinee_equal_a_batch_of_one(
         one_theta, one_se = posterior_estimates(log_posterior, nodes, method)
         assert np.ndim(one_theta) == 0 and np.ndim(one_se) == 0
         assert _exact([float(one_theta), float(one_se)]) == _exact([float(theta[0]), float(se[0])])
+
+
+def test_a_results_document_holds_every_field_and_survives_json(mixed_pool: ItemPool) -> None:
+    blueprint = Blueprint.from_dict({"length": {"min": 5, "max": 10}, "cut_theta": 0.0})
+    result = score_exam(mixed_pool, blueprint, [0, 3, 5, 8, 11], [1, 0, 1, 1, 0])
+    document = result.to_dict()
+    assert document == {
+        **{name: getattr(result, name) for name in result.__dataclass_fields__},
+        "domains": [vars(domain) for domain in result.domains],
+    }
+    assert len(document["domains"]) == len(mixed_pool.domain_codes)
+    assert json.loads(json.dumps(document)) == document
+    # a document of its own: changing it leaves the result as it was
+    document["domains"][0]["theta"] = 99.0
+    assert result.domains[0].theta != 99.0

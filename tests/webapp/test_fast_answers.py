@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from webapp.api import fast_answers
 from webapp.api.fast_answers import MAX_BODY_BYTES, FastAnswers
 from webapp.exams.definitions import final_exam_id, quiz_exam_id
 from webapp.extensions import db
@@ -189,3 +190,33 @@ def test_a_revoked_token_is_refused_at_once_by_the_layer_too(
 
 def test_the_layer_can_be_turned_off(make_app) -> None:
     assert not isinstance(make_app(API_FAST_ANSWERS=False).wsgi_app, FastAnswers)
+
+
+def test_a_token_this_worker_holds_answers_by_the_users_id_alone(
+    app, client, bank, api_token, keyed_answer, monkeypatch
+) -> None:
+    token = api_token("learner_x1")  # issued by this worker: in its cache
+    body = _started(client, token)
+    loaded: list[object] = []
+
+    def no_user_load(*args: Any, **kwargs: Any) -> Any:
+        loaded.append(args)
+        raise AssertionError("the layer loaded the user")
+
+    monkeypatch.setattr(fast_answers, "authenticate_api_token", no_user_load)
+    for expected_served in (1, 2):
+        item = body["item"]
+        response = client.post(
+            f"/api/v1/sessions/{body['session_id']}/responses",
+            headers=_headers(token),
+            json={
+                "position": body["position"],
+                "item_id": item["id"],
+                "answer": keyed_answer(app, item),
+            },
+        )
+        assert response.status_code == 200
+        assert _layer(app).served == expected_served
+        body = response.get_json()
+    assert loaded == []
+    assert body["position"] == 3

@@ -108,3 +108,22 @@ def test_the_cached_user_is_a_fresh_copy_per_request(app, world):
         assert fresh in db.session and not db.session.dirty
     cache.forget(user_id=user.id)
     assert cache.lookup("digest") is None
+
+
+def test_the_cached_user_id_of_a_token_only_while_cached_and_unexpired(app, world, clock):
+    cache = token_service.TokenCache(ttl_s=60)
+    learner = world.users["learner_x1"]
+    with app.app_context():
+        user = db.session.get(User, learner)
+        issued = token_service.issue_api_token(
+            db.session, user, now=clock(), lifetime=timedelta(hours=1)
+        )
+        unknown = token_service.cached_api_token_user(issued.token, now=clock(), cache=cache)
+        assert unknown is None  # never checked here: authenticate_api_token decides
+        token_service.authenticate_api_token(db.session, issued.token, now=clock(), cache=cache)
+    assert token_service.cached_api_token_user(issued.token, now=clock(), cache=cache) == learner
+    assert token_service.cached_api_token_user("other-token", now=clock(), cache=cache) is None
+    later = clock() + timedelta(hours=1)
+    assert token_service.cached_api_token_user(issued.token, now=later, cache=cache) is None
+    cache.forget(user_id=learner)
+    assert token_service.cached_api_token_user(issued.token, now=clock(), cache=cache) is None

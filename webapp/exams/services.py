@@ -534,7 +534,7 @@ def get_session_view(
 def submit_answer(
     session: Session,
     cache: PoolCache,
-    user: User,
+    user: User | int,
     session_id: int,
     *,
     position: Any,
@@ -546,6 +546,9 @@ def submit_answer(
 
     Parameters
     ----------
+    user : User or int
+        The learner, or their id: the id is all an answer needs (a caller that knows it from a
+        token cache need not load the user).
     position : int
         1-based position of the item answered (the ``position`` of the last reply).
     item_id : str
@@ -573,20 +576,21 @@ def submit_answer(
             gettext("item_id must be an item id, got %(value)s.", value=repr(item_id)),
             code="invalid_item_id",
         )
+    user_id = user if isinstance(user, int) else user.id
     for attempt in range(_TRANSACTION_ATTEMPTS):
         try:
             _end_open_transaction(session)
             submitted = None
             step = None
             if attempt == 0:
-                step = _step_from_cache(cache, user, session_id, position, item_id, answer, now)
+                step = _step_from_cache(cache, user_id, session_id, position, item_id, answer, now)
             if step is not None and not step.next_state.finished:
                 submitted = _store_from_cache(session, cache, step, now=now)
             if submitted is None:
                 submitted = _submit_once(
                     session,
                     cache,
-                    user,
+                    user_id,
                     session_id,
                     position,
                     item_id,
@@ -595,7 +599,8 @@ def submit_answer(
                     precomputed=step,
                 )
             view, next_state, version_id = submitted
-            session.commit()
+            if session.in_transaction():  # none when the answer was stored at the driver
+                session.commit()
             if next_state is not None:
                 # only a committed state: the cache must never hold an answer that is not stored
                 cache.remember_state(session_id, next_state)
@@ -622,7 +627,7 @@ class _CachedStep:
 
 def _step_from_cache(
     cache: PoolCache,
-    user: User,
+    user_id: int,
     session_id: int,
     position: int,
     item_id: str,
@@ -640,7 +645,7 @@ def _step_from_cache(
     """
     fixture = cache.known_fixture(session_id)
     state = cache.state(session_id)
-    if fixture is None or state is None or fixture.user_id != user.id:
+    if fixture is None or state is None or fixture.user_id != user_id:
         return None
     compiled = cache.known_pool(fixture.pool_version)
     if (
@@ -661,7 +666,7 @@ def _step_from_cache(
     next_state = engine.step(state, score, elapsed_s=(now - fixture.started_at).total_seconds())
     row = AnswerRow(
         session_id=session_id,
-        user_id=user.id,
+        user_id=user_id,
         seed=fixture.seed,
         position=position,
         item_id=item_id,
@@ -691,7 +696,7 @@ def _store_from_cache(
         step.compiled,
         step.next_state,
         now=now,
-        feedback_for=ExamResponse(**row.response_values()),
+        feedback_for=row,
     )
     return view, step.next_state, row.item_version_id
 
@@ -699,7 +704,7 @@ def _store_from_cache(
 def _submit_once(
     session: Session,
     cache: PoolCache,
-    user: User,
+    user_id: int,
     session_id: int,
     position: int,
     item_id: str,
@@ -717,7 +722,7 @@ def _submit_once(
     # lock before reading anything: on SQLite a transaction that read first cannot take the
     # write lock once another writer has committed
     exam_session = _lock(session, session_id)
-    if exam_session.user_id != user.id:
+    if exam_session.user_id != user_id:
         raise NotFoundError(
             gettext("There is no exam session %(id)s.", id=session_id), code="session_not_found"
         )
@@ -1281,7 +1286,7 @@ def _build_view(
     state: ExamState,
     *,
     now: datetime,
-    feedback_for: ExamResponse | None = None,
+    feedback_for: ExamResponse | AnswerRow | None = None,
     result: ResultView | None = None,
     time_limit: bool = False,
 ) -> SessionView:

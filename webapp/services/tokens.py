@@ -281,6 +281,18 @@ def authenticate_api_token(
     return user
 
 
+def cached_api_token_user(token: str, *, now: datetime, cache: TokenCache) -> int | None:
+    """The id of the user holding ``token`` when ``cache`` checked it recently and it has not
+    expired; None when :func:`authenticate_api_token` must decide (it may then refuse it).
+
+    For a caller that needs only the user's id: no user is loaded into any session.
+    """
+    entry = cache.lookup(_digest(token))
+    if entry is None or now >= entry.expires_at:
+        return None
+    return entry.user_id
+
+
 def revoke_api_token(session: Session, token: str, *, now: datetime) -> None:
     """Revoke one API token (a mobile app's logout) and commit."""
     digest = _digest(token)
