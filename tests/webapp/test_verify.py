@@ -10,53 +10,17 @@ from flask import Flask
 
 from webapp.exams.certificate_admin import revoke_certificate
 from webapp.exams.certificates import new_certificate_code, normalize_code
-from webapp.exams.definitions import final_exam_id
-from webapp.exams.models import Certificate, ExamSession
 from webapp.extensions import db
+from webapp.models import User
 
 
 @pytest.fixture
-def certificate_code(app: Flask, bank: Any, clock: Any) -> str:
-    """A certificate of learner_x1 for a (stored) passed final exam."""
-    world = bank
+def certificate_code(app: Flask, world: Any, issue_certificate_to: Any) -> str:
+    """A certificate of learner_x1, named with Vietnamese diacritics, for a passed final exam."""
     with app.app_context():
-        session = db.session
-        exam_session = ExamSession(
-            user_id=world.users["learner_x1"],
-            exam_id=final_exam_id("KNS-CBCX"),
-            attempt=1,
-            status="finished",
-            end_reason="classified",
-            seed=1,
-            started_at=clock(),
-            finished_at=clock(),
-            blueprint={},
-            pool_version="x",
-            pool_items={},
-            excluded_items=[],
-            theta=1.0,
-            se=0.3,
-            scale_score=600.0,
-            passed=True,
-            result={},
-        )
-        session.add(exam_session)
-        session.flush()
-        code = new_certificate_code()
-        session.add(
-            Certificate(
-                code=code,
-                user_id=world.users["learner_x1"],
-                course_id="KNS-CBCX",
-                session_id=exam_session.id,
-                holder_name="Nguyễn Thị Hương",
-                org_unit_name="Xã Một, Hà Nội",
-                scale_score=600.0,
-                issued_at=clock(),
-            )
-        )
-        session.commit()
-        return code
+        db.session.get(User, world.users["learner_x1"]).full_name = "Nguyễn Thị Hương"
+        db.session.commit()
+    return issue_certificate_to("learner_x1")
 
 
 def test_anyone_sees_holder_course_date_and_status(client, certificate_code) -> None:
