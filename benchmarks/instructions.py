@@ -9,7 +9,7 @@ How to run, from the repository root (valgrind installed; PostgreSQL as for ``lo
 Why: the host's speed varies several-fold from one session to the next, and within minutes (see
 ``benchmarks/README.md``), so CPU seconds measured on different days, or even in runs an hour
 apart, do not compare. The number of instructions a request executes does: within one run the
-answers to a next item agree to about 1%.
+answers to a next item agree to within about 2%.
 
 What it does: the same schema, seed bank and eligible learners as ``load.py`` (its functions),
 with their tokens written to the database directly. It starts ``sathach serve`` with one worker
