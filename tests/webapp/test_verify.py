@@ -63,6 +63,18 @@ def test_unknown_codes_are_not_found_and_typed_codes_are_normalised(
     assert client.get("/verify/").status_code == 200
 
 
+def test_the_api_says_in_the_readers_language_that_no_certificate_has_the_code(client) -> None:
+    reply = client.get("/api/v1/certificates/aaaa bbbb cccc")
+    assert reply.status_code == 404
+    body = reply.get_json()
+    assert body["error"] == "certificate_not_found"
+    assert body["message"] == "Không có giấy chứng nhận nào mang mã aaaa bbbb cccc."
+    english = client.get(
+        "/api/v1/certificates/AAAA-BBBB-CCCC", headers={"Accept-Language": "en"}
+    ).get_json()
+    assert english["message"] == "No certificate has the code AAAA-BBBB-CCCC."
+
+
 def test_codes_are_random_and_unambiguous() -> None:
     codes = {new_certificate_code() for _ in range(2000)}
     assert len(codes) == 2000

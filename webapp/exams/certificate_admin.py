@@ -19,9 +19,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from item_bank.models import Course
-from webapp.exams.certificates import normalize_code
+from webapp.exams.certificates import certificate_by_code
 from webapp.exams.models import Certificate, CertificateStatus
-from webapp.exceptions import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from webapp.exceptions import ConflictError, InvalidInputError, PermissionDeniedError
 from webapp.models import OrgUnit, User
 from webapp.services.accounts import require_admin
 from webapp.services.audit import record_audit
@@ -151,16 +151,7 @@ def _certificate_in_scope(
     session: Session, actor: User | None, code: str, *, for_update: bool = False
 ) -> tuple[Certificate, User]:
     """The certificate with ``code`` (typed loosely) and its holder, if in ``actor``'s scope."""
-    statement = select(Certificate).where(Certificate.code == normalize_code(code))
-    if for_update:
-        # Two admins revoking at once: the second waits for the first and then sees "revoked".
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    certificate = session.scalar(statement)
-    if certificate is None:
-        raise NotFoundError(
-            gettext("No certificate has the code %(code)s.", code=code.strip()),
-            code="certificate_not_found",
-        )
+    certificate = certificate_by_code(session, code, for_update=for_update)
     holder = session.get(User, certificate.user_id)
     assert holder is not None  # a foreign key
     if not is_org_unit_in_scope(session, actor, holder.org_unit_id):

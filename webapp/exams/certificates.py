@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
@@ -135,7 +136,7 @@ def verify_certificate(session: Session, code: str) -> CertificateView:
     NotFoundError
         When no certificate has that code.
     """
-    certificate = _by_code(session, code)
+    certificate = certificate_by_code(session, code)
     course = session.get(Course, certificate.course_id)
     assert course is not None
     return CertificateView(
@@ -152,12 +153,26 @@ def verify_certificate(session: Session, code: str) -> CertificateView:
     )
 
 
-def _by_code(session: Session, code: str) -> Certificate:
-    certificate = session.scalar(
-        select(Certificate).where(Certificate.code == normalize_code(code))
-    )
+def certificate_by_code(session: Session, code: str, *, for_update: bool = False) -> Certificate:
+    """The certificate with ``code``, typed loosely (case, spaces and dashes do not matter).
+
+    ``for_update`` locks its row (PostgreSQL) and reloads it, so that of two admins revoking at
+    once the second waits for the first and then sees the certificate revoked.
+
+    Raises
+    ------
+    NotFoundError
+        When no certificate has that code; the message is in the request's language.
+    """
+    statement = select(Certificate).where(Certificate.code == normalize_code(code))
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    certificate = session.scalar(statement)
     if certificate is None:
-        raise NotFoundError(f"no certificate with code {code!r}", code="certificate_not_found")
+        raise NotFoundError(
+            gettext("No certificate has the code %(code)s.", code=code.strip()),
+            code="certificate_not_found",
+        )
     return certificate
 
 
