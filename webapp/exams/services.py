@@ -25,6 +25,7 @@ from flask_babel import gettext
 from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from exam import engine
 from exam.exceptions import ReplayMismatchError
@@ -104,6 +105,10 @@ _COUNT_RESPONSES = (
 )
 _INSERT_RESPONSE = insert(ExamResponse.__table__)
 _INSERT_SESSION = insert(ExamSession.__table__).returning(ExamSession.__table__.c.id)
+# the SET clause comes from the parameters' column names
+_FINISH_SESSION = update(ExamSession.__table__).where(
+    ExamSession.__table__.c.id == bindparam("session_id")
+)
 
 
 # -- views returned to routes -------------------------------------------------------------------
@@ -1204,15 +1209,21 @@ def _finalize(
 ) -> _Finalization:
     result = state.result
     assert result is not None
-    exam_session.status = SessionStatus.FINISHED.value
-    exam_session.end_reason = state.stop_reason
-    exam_session.finished_at = now
-    exam_session.theta = result.theta
-    exam_session.se = result.se
-    exam_session.scale_score = result.scale_score
-    exam_session.passed = result.passed
-    exam_session.result = result.to_dict()
-    session.flush()
+    finished = {
+        "status": SessionStatus.FINISHED.value,
+        "end_reason": state.stop_reason,
+        "finished_at": now,
+        "theta": result.theta,
+        "se": result.se,
+        "scale_score": result.scale_score,
+        "passed": result.passed,
+        "result": result.to_dict(),
+    }
+    # a Core UPDATE, and the loaded row given the same values as committed state: the unit of
+    # work's flush was a sixth of a last answer's CPU (cProfile), for eight known columns
+    session.execute(_FINISH_SESSION, {"session_id": exam_session.id, **finished})
+    for column, value in finished.items():
+        set_committed_value(exam_session, column, value)
     definition = session.get(ExamDefinition, exam_session.exam_id)
     assert definition is not None
     if definition.kind == ExamKind.FINAL and result.passed:
