@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from item_bank.courses import CompletionRule, CompletionStatus, TopicSummary, evaluate_completion
@@ -81,15 +81,25 @@ class CourseProgress:
     final_eligibility: Eligibility | None
 
 
+# The queries of an exam start, built once on table columns: building a statement and the
+# ORM's handling of its result are most of what a small query costs in Python.
+_PROGRESS = TopicProgress.__table__.c
+_COMPLETED_TOPICS = select(_PROGRESS.topic_id).where(
+    _PROGRESS.user_id == bindparam("user_id"), _PROGRESS.completed_at.is_not(None)
+)
+_SESSIONS = ExamSession.__table__.c
+_ATTEMPTS = (
+    select(
+        _SESSIONS.id, _SESSIONS.attempt, _SESSIONS.status, _SESSIONS.passed, _SESSIONS.finished_at
+    )
+    .where(_SESSIONS.user_id == bindparam("user_id"), _SESSIONS.exam_id == bindparam("exam_id"))
+    .order_by(_SESSIONS.attempt)
+)
+
+
 def completed_topic_ids(session: Session, user_id: int) -> set[str]:
     """The topics the learner has completed."""
-    return set(
-        session.scalars(
-            select(TopicProgress.topic_id).where(
-                TopicProgress.user_id == user_id, TopicProgress.completed_at.is_not(None)
-            )
-        )
-    )
+    return set(session.scalars(_COMPLETED_TOPICS, {"user_id": user_id}))
 
 
 @dataclass(frozen=True)
@@ -182,17 +192,7 @@ class AttemptRecord:
 
 def attempt_records(session: Session, user_id: int, exam_id: str) -> list[AttemptRecord]:
     """Every session of the learner at ``exam_id``, in attempt order (one query)."""
-    rows = session.execute(
-        select(
-            ExamSession.id,
-            ExamSession.attempt,
-            ExamSession.status,
-            ExamSession.passed,
-            ExamSession.finished_at,
-        )
-        .where(ExamSession.user_id == user_id, ExamSession.exam_id == exam_id)
-        .order_by(ExamSession.attempt)
-    )
+    rows = session.execute(_ATTEMPTS, {"user_id": user_id, "exam_id": exam_id})
     return [AttemptRecord(*row) for row in rows]
 
 

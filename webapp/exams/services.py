@@ -105,6 +105,12 @@ _COUNT_RESPONSES = (
 )
 _INSERT_RESPONSE = insert(ExamResponse.__table__)
 _INSERT_SESSION = insert(ExamSession.__table__).returning(ExamSession.__table__.c.id)
+# one start at a time per learner: the user's row locked (on SQLite, a write takes the lock)
+_USERS = User.__table__.c
+_LOCK_USER_POSTGRESQL = select(_USERS.id).where(_USERS.id == bindparam("user_id")).with_for_update()
+_LOCK_USER_SQLITE = (
+    update(User.__table__).where(_USERS.id == bindparam("user_id")).values(id=_USERS.id)
+)
 # the SET clause comes from the parameters' column names
 _FINISH_SESSION = update(ExamSession.__table__).where(
     ExamSession.__table__.c.id == bindparam("session_id")
@@ -1012,15 +1018,11 @@ def _lock(session: Session, session_id: int) -> ExamSession:
 
 
 def _lock_user(session: Session, user_id: int) -> None:
+    parameters = {"user_id": user_id}
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(id=User.id)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_LOCK_USER_SQLITE, parameters)
     else:
-        session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        session.execute(_LOCK_USER_POSTGRESQL, parameters)
 
 
 def _responses(session: Session, session_id: int) -> list[ExamResponse]:
