@@ -386,6 +386,7 @@ def _post_concurrently(
     item_id: str,
     answer: Any,
     n_threads: int = 4,
+    now: datetime = START,
 ) -> tuple[list[dict[str, Any]], list[BaseException]]:
     """Post one answer from ``n_threads`` threads at once, each with its own connection."""
     barrier = threading.Barrier(n_threads)
@@ -407,7 +408,7 @@ def _post_concurrently(
                         position=position,
                         item_id=item_id,
                         answer=answer,
-                        now=START,
+                        now=now,
                     ).to_json()
                 )
             except BaseException as error:  # collected and reported by the caller
@@ -753,6 +754,103 @@ def test_the_last_answer_steps_the_engine_once(session, monkeypatch) -> None:
     view = _run(session, cache, user, view, right=True)
     assert view.finished
     assert sorted(steps) == list(range(view.result.n_scored))
+
+
+def _answer_up_to_the_last_item(
+    session: Session, cache: PoolCache, user: User, view: services.SessionView, *, right: bool
+) -> tuple[services.SessionView, Any, datetime]:
+    """Answer until the next answer would end the exam (as the cached step says); that view,
+    the answer that will end it and the time to give it at."""
+    now = START
+    while True:
+        now += timedelta(seconds=20)
+        answer = _answer(session, view.item, right=right)
+        step = services._step_from_cache(
+            cache, user.id, view.session_id, view.position, view.item["id"], answer, now
+        )
+        assert step is not None
+        if step.next_state.finished:
+            return view, answer, now
+        view = services.submit_answer(
+            session,
+            cache,
+            user,
+            view.session_id,
+            position=view.position,
+            item_id=view.item["id"],
+            answer=answer,
+            now=now,
+        )
+
+
+def _exposures(session: Session, item_id: str) -> int:
+    from item_bank.models import ItemExposure
+
+    session.rollback()  # a fresh snapshot
+    return session.scalar(select(ItemExposure.count).where(ItemExposure.item_id == item_id))
+
+
+def test_the_answer_ending_a_final_exam_finishes_it_without_loading_the_session_row(
+    session, bank, recorded_statements
+) -> None:
+    """From the cached state the last answer is stored under the guard, and the session
+    finished and certified in the same transaction: the row is locked, never loaded, the
+    responses are not counted, and the reply is the one a retry gets from the general path."""
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    view, answer, now = _answer_up_to_the_last_item(session, cache, user, view, right=True)
+    last = {"position": view.position, "item_id": view.item["id"], "answer": answer}
+    exposures = _exposures(session, view.item["id"])
+    with recorded_statements(bank) as statements:
+        final = services.submit_answer(session, cache, user, view.session_id, **last, now=now)
+    assert final.finished and final.result.passed and final.result.certificate_code
+    assert not [s for s in statements if "exam_sessions.user_id, exam_sessions.exam_id" in s]
+    assert not [s for s in statements if "count(*) AS count_1 FROM exam_responses" in s]
+    if bank.dialect.name == "postgresql":  # the lock comes first, and only locks
+        lock = next(s for s in statements if "exam_sessions" in s)
+        assert lock.startswith("SELECT exam_sessions.id FROM") and lock.endswith("FOR UPDATE")
+    session.rollback()
+    stored = session.get(ExamSession, final.session_id)
+    assert (stored.status, stored.passed, stored.finished_at) == ("finished", True, now)
+    assert (stored.theta, stored.se) == (final.result.theta, final.result.se)
+    assert stored.result["scale_score"] == final.result.scale_score
+    assert stored.end_reason == final.result.stop_reason
+    certificate = session.scalar(select(Certificate).where(Certificate.session_id == stored.id))
+    assert certificate.code == final.result.certificate_code
+    assert certificate.scale_score == final.result.scale_score
+    assert _exposures(session, last["item_id"]) == exposures + 1
+    n_stored = session.scalar(select(func.count()).where(ExamResponse.session_id == stored.id))
+    assert n_stored == final.n_answered == last["position"]
+    retry = services.submit_answer(session, cache, user, view.session_id, **last, now=now)
+    assert retry.to_json() == final.to_json()
+    assert services.rescore_session(session, final.session_id).identical
+
+
+def test_concurrent_posts_of_the_last_answer_finish_the_session_once(session, factory) -> None:
+    user = _learner(session)
+    _complete_course(session, user)
+    cache = PoolCache()
+    view, _ = services.start_session(session, cache, user, FINAL, now=START)
+    view, answer, now = _answer_up_to_the_last_item(session, cache, user, view, right=True)
+    exposures = _exposures(session, view.item["id"])
+    replies, errors = _post_concurrently(
+        factory, cache, user.id, view.session_id, view.position, view.item["id"], answer, now=now
+    )
+    assert not errors, errors
+    assert len(replies) == 4 and all(reply == replies[0] for reply in replies)
+    assert replies[0]["status"] == "finished" and replies[0]["result"]["certificate_code"]
+    session.rollback()
+    positions = session.scalars(
+        select(ExamResponse.position).where(ExamResponse.session_id == view.session_id)
+    ).all()
+    assert sorted(positions) == list(range(1, view.position + 1))
+    certificates = session.scalars(
+        select(Certificate.code).where(Certificate.session_id == view.session_id)
+    ).all()
+    assert certificates == [replies[0]["result"]["certificate_code"]]
+    assert _exposures(session, view.item["id"]) == exposures + 1
 
 
 def _postgresql_only(bank: Engine) -> None:

@@ -50,28 +50,47 @@ def normalize_code(code: str) -> str:
 
 def issue_certificate(session: Session, exam_session: ExamSession, *, now: datetime) -> Certificate:
     """Issue the certificate of a passed, finished final exam (idempotent per exam session)."""
-    holder = session.execute(
-        _HOLDER, {"user_id": exam_session.user_id, "session_id": exam_session.id}
-    ).one()
-    if holder.existing_id is not None:
-        existing = session.get(Certificate, holder.existing_id)
-        assert existing is not None  # just read
-        return existing
     if not exam_session.passed:
         raise ConflictError(
             f"exam session {exam_session.id} was not passed: no certificate",
             code="not_passed",
         )
+    return issue_certificate_for(
+        session,
+        session_id=exam_session.id,
+        user_id=exam_session.user_id,
+        course_id=exam_session.exam.course_id,
+        scale_score=float(exam_session.scale_score or 0.0),
+        now=now,
+    )
+
+
+def issue_certificate_for(
+    session: Session,
+    *,
+    session_id: int,
+    user_id: int,
+    course_id: str,
+    scale_score: float,
+    now: datetime,
+) -> Certificate:
+    """Issue the certificate of the passed exam session ``session_id`` (idempotent), for a
+    caller that holds the session's values rather than its row."""
+    holder = session.execute(_HOLDER, {"user_id": user_id, "session_id": session_id}).one()
+    if holder.existing_id is not None:
+        existing = session.get(Certificate, holder.existing_id)
+        assert existing is not None  # just read
+        return existing
     values = {
         "code": new_certificate_code(),
-        "user_id": exam_session.user_id,
-        "course_id": exam_session.exam.course_id,
-        "session_id": exam_session.id,
+        "user_id": user_id,
+        "course_id": course_id,
+        "session_id": session_id,
         "holder_name": holder.full_name,
         "org_unit_name": (
             f"{holder.unit}, {holder.province}" if holder.province is not None else holder.unit
         ),
-        "scale_score": float(exam_session.scale_score or 0.0),
+        "scale_score": scale_score,
         "issued_at": now,
         "status": CertificateStatus.VALID.value,
         "revoked_at": None,

@@ -14,6 +14,9 @@ the engine and then store the response with a guard instead of a lock:
 When the guard fails nothing is stored and :func:`store_answer` returns False: the caller then
 takes the general path (lock, count, replay), which knows what to answer. On PostgreSQL the
 whole write is one statement; on SQLite, which serialises writers, a few in one transaction.
+
+The answer that ends an exam is stored the same way by :func:`store_final_answer`, in the
+transaction that then finishes the session, with the row locked for update first.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, bindparam, text, update
+from sqlalchemy import JSON, Boolean, DateTime, bindparam, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
@@ -122,6 +125,19 @@ _INSERT_SQLITE = sqlite_insert(ExamResponse.__table__).on_conflict_do_nothing(
 )
 
 
+_SESSIONS = ExamSession.__table__.c
+_LOCK_OPEN_POSTGRESQL = (
+    select(_SESSIONS.id)
+    .where(
+        _SESSIONS.id == bindparam("session_id"),
+        _SESSIONS.user_id == bindparam("user_id"),
+        _SESSIONS.seed == bindparam("seed"),
+        _SESSIONS.status == SessionStatus.OPEN.value,
+    )
+    .with_for_update()
+)
+
+
 def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
     """Store ``row`` and count its item's exposure if the session is still open at that
     position; False (nothing written) otherwise. On PostgreSQL the write commits itself; on
@@ -131,18 +147,44 @@ def store_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        parameters = {
-            **row.response_values(),
-            "user_id": row.user_id,
-            "seed": row.seed,
-            "open": SessionStatus.OPEN.value,
-            "mark_administered": mark_administered,
-            "exposed_at": utc_now(),
-        }
+        parameters = _postgresql_parameters(row, mark_administered)
         if isinstance(bind, Engine):
             return _store_autocommit(bind, parameters)
         return session.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
-    # SQLite: the guard is a write, so it takes the database's write lock before anything else
+    return _store_sqlite(session, row, mark_administered=mark_administered)
+
+
+def store_final_answer(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
+    """Store ``row``, the answer that ends its exam, as :func:`store_answer` does, but in the
+    caller's transaction, which then finishes the session and commits (or rolls back on False).
+
+    On PostgreSQL the session row is locked for update first: the caller's UPDATE of it must
+    not wait behind the share lock of a twin request (a double tap) that itself waits for this
+    transaction's response to commit or not, which would be a deadlock. The twin waits for the
+    lock instead, and then finds the session finished.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return _store_sqlite(session, row, mark_administered=mark_administered)
+    guard = {"session_id": row.session_id, "user_id": row.user_id, "seed": row.seed}
+    if session.execute(_LOCK_OPEN_POSTGRESQL, guard).first() is None:
+        return False
+    parameters = _postgresql_parameters(row, mark_administered)
+    return session.execute(_STORE_POSTGRESQL, parameters).rowcount == 1
+
+
+def _postgresql_parameters(row: AnswerRow, mark_administered: bool) -> dict[str, Any]:
+    return {
+        **row.response_values(),
+        "user_id": row.user_id,
+        "seed": row.seed,
+        "open": SessionStatus.OPEN.value,
+        "mark_administered": mark_administered,
+        "exposed_at": utc_now(),
+    }
+
+
+def _store_sqlite(session: Session, row: AnswerRow, *, mark_administered: bool) -> bool:
+    # the guard is a write, so it takes the database's write lock before anything else
     guard = {"of_session": row.session_id, "of_user": row.user_id, "of_seed": row.seed}
     if session.execute(_GUARD_SQLITE, guard).rowcount != 1:
         return False

@@ -36,7 +36,7 @@ from item_bank.exceptions import MalformedAnswerError
 from item_bank.items import record_administration
 from item_bank.models import Topic
 from item_bank.scoring import score_answer
-from webapp.exams.certificates import issue_certificate
+from webapp.exams.certificates import issue_certificate, issue_certificate_for
 from webapp.exams.models import (
     Certificate,
     ExamDefinition,
@@ -56,7 +56,7 @@ from webapp.exams.progress import (
     eligibility,
     record_quiz_result,
 )
-from webapp.exams.recording import AnswerRow, store_answer
+from webapp.exams.recording import AnswerRow, store_answer, store_final_answer
 from webapp.exceptions import (
     ConflictError,
     InvalidInputError,
@@ -602,6 +602,8 @@ def submit_answer(
                 step = _step_from_cache(cache, user_id, session_id, position, item_id, answer, now)
             if step is not None and not step.next_state.finished:
                 submitted = _store_from_cache(session, cache, step, now=now)
+            elif step is not None:
+                submitted = _finish_from_cache(session, cache, step, now=now)
             if submitted is None:
                 submitted = _submit_once(
                     session,
@@ -715,6 +717,55 @@ def _store_from_cache(
         feedback_for=row,
     )
     return view, step.next_state, row.item_version_id
+
+
+def _finish_from_cache(
+    session: Session, cache: PoolCache, step: _CachedStep, *, now: datetime
+) -> tuple[SessionView, ExamState, int] | None:
+    """The answer that ends a final exam, from a cached step, in one transaction and without
+    loading the session row: the answer stored under the guard (the row locked first), the
+    session finished and a pass's certificate issued. None, with nothing written, when the
+    guard fails, or for a topic quiz, whose end records the topic's progress: the general
+    path (:func:`_submit_once`) then answers."""
+    row, fixture, state = step.row, step.fixture, step.next_state
+    if fixture.kind != ExamKind.FINAL.value:
+        return None
+    # the write first: on SQLite it takes the write lock, which a transaction that read first
+    # may fail to get
+    if not store_final_answer(
+        session, row, mark_administered=not cache.is_administered(row.item_version_id)
+    ):
+        session.rollback()
+        return None
+    definition = cache.definition_values(session, fixture.exam_id)
+    assert definition is not None  # the session's foreign key
+    finished = _finished_columns(state, now)
+    session.execute(_FINISH_SESSION, {"session_id": row.session_id, **finished})
+    code = None
+    if finished["passed"]:
+        code = issue_certificate_for(
+            session,
+            session_id=row.session_id,
+            user_id=row.user_id,
+            course_id=definition["course_id"],
+            scale_score=float(finished["scale_score"]),
+            now=now,
+        ).code
+    result = _result_view(
+        session,
+        cache,
+        session_id=row.session_id,
+        exam_id=fixture.exam_id,
+        finished_at=now,
+        course_id=definition["course_id"],
+        kind=definition["kind"],
+        state=state,
+        certificate_code=code,
+    )
+    view = _build_view(
+        row.session_id, fixture, step.compiled, state, now=now, feedback_for=row, result=result
+    )
+    return view, state, row.item_version_id
 
 
 def _submit_once(
@@ -1202,16 +1253,11 @@ class _Finalization:
     certificate_code: str | None
 
 
-def _finalize(
-    session: Session,
-    exam_session: ExamSession,
-    state: ExamState,
-    *,
-    now: datetime,
-) -> _Finalization:
+def _finished_columns(state: ExamState, now: datetime) -> dict[str, Any]:
+    """The ``exam_sessions`` columns of a session that ``state`` finished at ``now``."""
     result = state.result
     assert result is not None
-    finished = {
+    return {
         "status": SessionStatus.FINISHED.value,
         "end_reason": state.stop_reason,
         "finished_at": now,
@@ -1221,6 +1267,18 @@ def _finalize(
         "passed": result.passed,
         "result": result.to_dict(),
     }
+
+
+def _finalize(
+    session: Session,
+    exam_session: ExamSession,
+    state: ExamState,
+    *,
+    now: datetime,
+) -> _Finalization:
+    result = state.result
+    assert result is not None
+    finished = _finished_columns(state, now)
     # a Core UPDATE, and the loaded row given the same values as committed state: the unit of
     # work's flush was a sixth of a last answer's CPU (cProfile), for eight known columns
     session.execute(_FINISH_SESSION, {"session_id": exam_session.id, **finished})
@@ -1284,7 +1342,17 @@ def _view(
             )
         else:
             code = finalization.certificate_code
-        result = _result_view(session, cache, exam_session, definition, state, code)
+        result = _result_view(
+            session,
+            cache,
+            session_id=exam_session.id,
+            exam_id=exam_session.exam_id,
+            finished_at=exam_session.finished_at,
+            course_id=definition.course_id,
+            kind=definition.kind,
+            state=state,
+            certificate_code=code,
+        )
     return _build_view(
         exam_session.id,
         fixture,
@@ -1357,14 +1425,18 @@ def _build_view(
 def _result_view(
     session: Session,
     cache: PoolCache,
-    exam_session: ExamSession,
-    definition: ExamDefinition,
+    *,
+    session_id: int,
+    exam_id: str,
+    finished_at: datetime | None,
+    course_id: str,
+    kind: str,
     state: ExamState,
     certificate_code: str | None,
 ) -> ResultView:
     result = state.result
     assert result is not None
-    outline = cache.course_outline(session, definition.course_id)
+    outline = cache.course_outline(session, course_id)
     reference = result.cut_score if result.cut_score is not None else result.scale_score
     competencies = []
     for domain in result.domains:
@@ -1391,9 +1463,9 @@ def _result_view(
         )
     scored = [s for s, p in zip(state.scores, state.pretest_flags, strict=True) if not p]
     return ResultView(
-        session_id=exam_session.id,
-        exam_id=exam_session.exam_id,
-        kind=definition.kind,
+        session_id=session_id,
+        exam_id=exam_id,
+        kind=kind,
         theta=result.theta,
         se=result.se,
         scale_score=result.scale_score,
@@ -1403,7 +1475,7 @@ def _result_view(
         n_scored=result.n_scored,
         n_correct=sum(1 for s in scored if s > 0),
         stop_reason=result.stop_reason,
-        finished_at=exam_session.finished_at,
+        finished_at=finished_at,
         competencies=tuple(competencies),
         certificate_code=certificate_code,
         scale_min=state.definition.blueprint.scale.min,
