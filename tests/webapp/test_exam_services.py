@@ -142,6 +142,28 @@ def _answer(session: Session, item: dict[str, Any], *, right: bool) -> Any:
     return version.key if right else next(o for o in options if o != version.key)
 
 
+def _submit(
+    session: Session,
+    cache: PoolCache,
+    user: User,
+    view: services.SessionView,
+    answer: Any,
+    *,
+    now: datetime,
+) -> services.SessionView:
+    """Answer the current item of ``view``."""
+    return services.submit_answer(
+        session,
+        cache,
+        user,
+        view.session_id,
+        position=view.position,
+        item_id=view.item["id"],
+        answer=answer,
+        now=now,
+    )
+
+
 def _run(
     session: Session,
     cache: PoolCache,
@@ -154,15 +176,8 @@ def _run(
     now = START
     while not view.finished:
         now += timedelta(seconds=step_s)
-        view = services.submit_answer(
-            session,
-            cache,
-            user,
-            view.session_id,
-            position=view.position,
-            item_id=view.item["id"],
-            answer=_answer(session, view.item, right=right),
-            now=now,
+        view = _submit(
+            session, cache, user, view, _answer(session, view.item, right=right), now=now
         )
     return view
 
@@ -554,14 +569,12 @@ def test_two_workers_answering_one_session_in_turn_stay_exact(session) -> None:
         worker = workers[position % 2]
         seen = services.get_session_view(session, worker, user, view.session_id, now=START)
         assert seen.item == view.item and seen.position == view.position
-        view = services.submit_answer(
+        view = _submit(
             session,
             worker,
             user,
-            view.session_id,
-            position=view.position,
-            item_id=view.item["id"],
-            answer=_answer(session, view.item, right=position % 3 > 0),
+            view,
+            _answer(session, view.item, right=position % 3 > 0),
             now=START + timedelta(seconds=10 * position),
         )
     assert position >= 15
@@ -585,14 +598,12 @@ def test_a_worker_several_answers_behind_catches_up_from_the_newer_responses(ses
         position += 1
         # Four answers in a row through one worker, then one through the other, unseen.
         worker = behind if position % 5 == 0 else ahead
-        view = services.submit_answer(
+        view = _submit(
             session,
             worker,
             user,
-            view.session_id,
-            position=view.position,
-            item_id=view.item["id"],
-            answer=_answer(session, view.item, right=position % 2 == 0),
+            view,
+            _answer(session, view.item, right=position % 2 == 0),
             now=START + timedelta(seconds=10 * position),
         )
     assert position >= 10
@@ -672,15 +683,8 @@ def test_an_answer_for_the_cached_current_item_is_stored_without_a_lock(
         position += 1
         answer = _answer(session, view.item, right=position % 2 == 0)
         with recorded_statements(bank) as statements:
-            view = services.submit_answer(
-                session,
-                cache,
-                user,
-                view.session_id,
-                position=view.position,
-                item_id=view.item["id"],
-                answer=answer,
-                now=START + timedelta(seconds=10 * position),
+            view = _submit(
+                session, cache, user, view, answer, now=START + timedelta(seconds=10 * position)
             )
         per_answer.append((view.finished, statements))
     assert position >= 15
@@ -771,16 +775,7 @@ def _answer_up_to_the_last_item(
         assert step is not None
         if step.next_state.finished:
             return view, answer, now
-        view = services.submit_answer(
-            session,
-            cache,
-            user,
-            view.session_id,
-            position=view.position,
-            item_id=view.item["id"],
-            answer=answer,
-            now=now,
-        )
+        view = _submit(session, cache, user, view, answer, now=now)
 
 
 def _exposures(session: Session, item_id: str) -> int:
