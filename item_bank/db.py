@@ -91,7 +91,9 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
     """Create an engine with the settings sathach relies on for ``url``'s backend.
 
     SQLite gets foreign keys, write-ahead logging and a busy timeout, so that several server
-    processes can share one file. On other databases a connection that sat idle in the pool for
+    processes can share one file, and ``lower()``/``upper()`` that fold every letter, as
+    PostgreSQL's do in a UTF-8 database (SQLite's own fold A-Z only, so a search for "đức"
+    would not find "ĐỨC"). On other databases a connection that sat idle in the pool for
     :data:`PING_AFTER_IDLE_S` or longer is pinged when checked out and replaced if the server
     went away (a restarted PostgreSQL is survived); a connection in steady use is not, which
     saves a round trip per request (``pool_pre_ping=True`` in ``engine_options`` pings always).
@@ -151,6 +153,16 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    dbapi_connection.create_function("upper", 1, _unicode_upper, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _unicode_upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
 
 
 def _begin_sqlite_transaction(connection: Any) -> None:

@@ -111,3 +111,19 @@ def test_a_pooled_connection_is_pinged_only_after_sitting_idle(monkeypatch) -> N
             assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend_pid
     finally:
         engine.dispose()
+
+
+def test_sqlite_folds_the_case_of_vietnamese_letters_as_postgresql_does(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fold.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            folded = connection.execute(
+                text("SELECT lower('TRẦN ĐỨC Ánh'), upper('nguyễn thị hương'), lower(NULL)")
+            ).one()
+            matched = connection.execute(
+                text("SELECT lower('Lê ĐỨC Thọ') LIKE '%đức%'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert tuple(folded) == ("trần đức ánh", "NGUYỄN THỊ HƯƠNG", None)
+    assert matched == 1

@@ -16,6 +16,7 @@ from webapp.models import AuditEntry, OrgUnit, RateLimitEvent, Role, User
 from webapp.services import (
     ensure_demo_accounts,
     is_org_unit_in_scope,
+    list_users,
     record_personal_data_access,
     require_user_in_scope,
     visible_org_unit_ids,
@@ -52,6 +53,35 @@ def test_commune_scope_is_only_the_commune(session, world):
 def test_the_operator_is_not_scoped(session, world):
     assert visible_org_unit_ids(session, None) is None
     assert is_org_unit_in_scope(session, None, world.units["HP-X1"])
+
+
+def test_user_search_folds_vietnamese_letters_and_takes_wildcards_literally(session, world):
+    admin = session.get(User, world.users["admin_hn"])
+    for username, full_name in [
+        ("tran.duc", "Trần ĐỨC Ánh"),
+        ("le.van", "Lê Văn Đức"),
+        ("learnerax1", "Nguyễn Thị Hương"),
+        ("pct_a", "Phạm 100% Tâm"),
+    ]:
+        session.add(
+            User(
+                username=username,
+                full_name=full_name,
+                org_unit_id=world.units["HN-X1"],
+                role=Role.LEARNER,
+                password_hash="unused",
+            )
+        )
+    session.commit()
+
+    def found(search: str) -> list[str]:
+        return [user.username for user in list_users(session, admin, search=search).users]
+
+    assert found("đức") == ["le.van", "tran.duc"]  # "ĐỨC" and "Đức" alike
+    assert found("NGUYỄN THỊ") == ["learnerax1"]
+    assert found("learner_x1") == ["learner_x1"]  # "_" is not "any letter": not learnerax1
+    assert found("100%") == ["pct_a"]
+    assert found("%") == ["pct_a"]
 
 
 def test_demo_accounts_every_role_and_a_second_run_reuses_them(app, session, login_with):

@@ -92,10 +92,6 @@ def _record(
     )
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_certificates(
     session: Session,
     actor: User | None,
@@ -122,11 +118,11 @@ def list_certificates(
         conditions.append(User.org_unit_id.in_(visible))
     search = (search or "").strip()
     if search:
-        pattern = f"%{_escape_like(search.lower())}%"
+        needle = search.lower()  # wildcards in it are literal (autoescape)
         matches = [
-            User.username.like(pattern, escape="\\"),
-            func.lower(User.full_name).like(pattern, escape="\\"),
-            func.lower(Certificate.holder_name).like(pattern, escape="\\"),
+            User.username.contains(needle, autoescape=True),
+            func.lower(User.full_name).contains(needle, autoescape=True),
+            func.lower(Certificate.holder_name).contains(needle, autoescape=True),
         ]
         compact = "".join(character for character in search.upper() if character.isalnum())
         if compact:

@@ -266,9 +266,12 @@ def list_users(
         require_org_unit_in_scope(session, actor, org_unit_id)
         conditions.append(User.org_unit_id == org_unit_id)
     if search:
-        pattern = f"%{search.strip().lower()}%"
+        needle = search.strip().lower()  # wildcards in it are literal (autoescape)
         conditions.append(
-            or_(User.username.like(pattern), func.lower(User.full_name).like(pattern))
+            or_(
+                User.username.contains(needle, autoescape=True),
+                func.lower(User.full_name).contains(needle, autoescape=True),
+            )
         )
     total = session.scalar(select(func.count(User.id)).where(*conditions)) or 0
     users = session.scalars(
