@@ -121,6 +121,30 @@ def test_sweep_finalizes_abandoned_sessions_and_rescore_reproduces_them(
     assert missing.exit_code == 2
 
 
+def test_rescore_on_another_machine_agrees_within_the_tolerance(fresh_database_url) -> None:
+    """A stored result whose numbers differ from the recomputed ones in the last bits, as one
+    scored on another CPU may: the rescore agrees (exit 0) and says it is not bit for bit."""
+    _, finished = _prepare(fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    try:
+        with Session(engine) as session:
+            stored = session.get(ExamSession, finished)
+            result = dict(stored.result)
+            result["theta"] += 1e-12
+            stored.result = result
+            session.commit()
+    finally:
+        engine.dispose()
+    runner = CliRunner()
+    plain = runner.invoke(main, ["rescore", str(finished), "--url", fresh_database_url])
+    assert plain.exit_code == 0, plain.output
+    assert "agrees" in plain.output and "not bit for bit" in plain.output
+    as_json = runner.invoke(main, ["rescore", str(finished), "--url", fresh_database_url, "--json"])
+    report = json.loads(as_json.output[: as_json.output.rindex("}") + 1])
+    assert report["identical"] is False and report["agrees"] is True
+    assert 0 < report["max_difference"] < 1e-9
+
+
 def test_sweep_refuses_a_bad_time(fresh_database_url) -> None:
     result = CliRunner().invoke(main, ["sweep", "--url", fresh_database_url, "--now", "soon"])
     assert result.exit_code == 2 and "ISO" in result.output

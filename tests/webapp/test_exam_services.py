@@ -8,6 +8,7 @@ each test makes its own learner, so tests never see each other's sessions.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
@@ -760,6 +761,10 @@ def test_the_last_answer_steps_the_engine_once(session, monkeypatch) -> None:
     assert sorted(steps) == list(range(view.result.n_scored))
 
 
+def _json_copy(document: Any) -> Any:
+    return json.loads(json.dumps(document))
+
+
 def _answer_up_to_the_last_item(
     session: Session, cache: PoolCache, user: User, view: services.SessionView, *, right: bool
 ) -> tuple[services.SessionView, Any, datetime]:
@@ -846,6 +851,33 @@ def test_concurrent_posts_of_the_last_answer_finish_the_session_once(session, fa
     ).all()
     assert certificates == [replies[0]["result"]["certificate_code"]]
     assert _exposures(session, view.item["id"]) == exposures + 1
+
+
+def test_a_rescore_agrees_within_the_tolerance_and_is_identical_only_bit_for_bit() -> None:
+    stored = {
+        "theta": 0.5,
+        "passed": True,
+        "stop_reason": "se_target",
+        "domains": [{"domain": "1", "n_items": 4, "scale_score": 61.25}],
+    }
+    close = {**stored, "theta": 0.5 + 1e-12, "domains": [{**stored["domains"][0]}]}
+    close["domains"][0]["scale_score"] = 61.25 + 1e-11
+
+    def report(recomputed, rescored=()):
+        return services.RescoreReport(1, stored, recomputed, tuple(rescored))
+
+    same = report(_json_copy(stored))
+    assert same.identical and same.agrees and same.max_difference == 0.0
+    nearly = report(close)
+    assert not nearly.identical and nearly.agrees
+    assert nearly.max_difference == pytest.approx(1e-11, rel=1e-3)
+    far = report({**stored, "theta": 0.5 + 1e-6})
+    assert not far.agrees and far.max_difference == pytest.approx(1e-6)
+    flipped = report({**close, "passed": False})  # the pass/fail must be the same
+    assert not flipped.agrees and flipped.max_difference is None
+    assert not report(close, rescored=[(3, 1, 0)]).agrees  # an answer that scores otherwise
+    assert not report({"error": "the replay left the stored path"}).agrees
+    assert not services.RescoreReport(1, None, close, ()).agrees
 
 
 def _postgresql_only(bank: Engine) -> None:

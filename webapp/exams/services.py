@@ -15,6 +15,7 @@ domain errors of :mod:`webapp.exceptions`, which one place maps to HTTP statuses
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -958,6 +959,11 @@ def sweep_expired(session: Session, cache: PoolCache, *, now: datetime) -> list[
 # -- rescoring ----------------------------------------------------------------------------------
 
 
+#: How far a recomputed number may be from the stored one and still agree (relative and
+#: absolute): the last bits of floating-point sums can differ on another CPU or numerical library.
+RESCORE_TOLERANCE = 1e-9
+
+
 @dataclass(frozen=True)
 class RescoreReport:
     """The stored result of a session next to the one recomputed from its stored data."""
@@ -972,6 +978,60 @@ class RescoreReport:
         """Whether the recomputed result equals the stored one exactly, and every stored
         answer still scores as stored."""
         return self.stored == self.recomputed and not self.rescored_answers
+
+    @property
+    def max_difference(self) -> float | None:
+        """The largest absolute difference between a stored and a recomputed number; None
+        when the two results differ in anything but numbers (a key, pass/fail, the stop
+        reason, a domain) or could not be compared."""
+        pairs = _number_pairs(self.stored, self.recomputed)
+        if pairs is None:
+            return None
+        return max((abs(stored - recomputed) for stored, recomputed in pairs), default=0.0)
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the result is reproduced: every number within :data:`RESCORE_TOLERANCE` of
+        the stored one, everything else equal, and every stored answer still scoring as
+        stored. What a rescore on another machine can promise, where :attr:`identical` (bit
+        for bit) holds on the machine that scored the session."""
+        pairs = _number_pairs(self.stored, self.recomputed)
+        return (
+            pairs is not None
+            and not self.rescored_answers
+            and all(
+                math.isclose(a, b, rel_tol=RESCORE_TOLERANCE, abs_tol=RESCORE_TOLERANCE)
+                for a, b in pairs
+            )
+        )
+
+
+def _number_pairs(stored: Any, recomputed: Any) -> list[tuple[float, float]] | None:
+    """Every (stored, recomputed) pair of numbers at the same place of two JSON documents, or
+    None when they differ in their shape or in anything that is not a number."""
+    if _is_number(stored) and _is_number(recomputed):
+        return [(float(stored), float(recomputed))]
+    if isinstance(stored, dict) and isinstance(recomputed, dict):
+        if stored.keys() != recomputed.keys():
+            return None
+        children = [(stored[key], recomputed[key]) for key in stored]
+    elif isinstance(stored, list) and isinstance(recomputed, list):
+        if len(stored) != len(recomputed):
+            return None
+        children = list(zip(stored, recomputed, strict=True))
+    else:
+        return [] if stored == recomputed else None
+    pairs: list[tuple[float, float]] = []
+    for child in children:
+        found = _number_pairs(*child)
+        if found is None:
+            return None
+        pairs.extend(found)
+    return pairs
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def rescore_session(session: Session, session_id: int) -> RescoreReport:
