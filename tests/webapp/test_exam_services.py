@@ -828,7 +828,19 @@ def test_the_answer_ending_a_final_exam_finishes_it_without_loading_the_session_
     assert services.rescore_session(session, final.session_id).identical
 
 
-def test_concurrent_posts_of_the_last_answer_finish_the_session_once(session, factory) -> None:
+def test_concurrent_posts_of_the_last_answer_finish_the_session_once(
+    session, factory, monkeypatch
+) -> None:
+    """Four posts of the last answer at once: one response, one certificate, one reply, and
+    no deadlock retried away (the row is locked for update before the guarded store)."""
+    retried: list[str] = []
+    real_is_retryable = services._is_retryable
+
+    def recording_is_retryable(error: Exception) -> bool:
+        retried.append(str(error).lower())
+        return real_is_retryable(error)
+
+    monkeypatch.setattr(services, "_is_retryable", recording_is_retryable)
     user = _learner(session)
     _complete_course(session, user)
     cache = PoolCache()
@@ -851,6 +863,7 @@ def test_concurrent_posts_of_the_last_answer_finish_the_session_once(session, fa
     ).all()
     assert certificates == [replies[0]["result"]["certificate_code"]]
     assert _exposures(session, view.item["id"]) == exposures + 1
+    assert not [error for error in retried if "deadlock" in error]
 
 
 def test_a_rescore_agrees_within_the_tolerance_and_is_identical_only_bit_for_bit() -> None:
